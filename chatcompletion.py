@@ -1,0 +1,1597 @@
+"""Read, check and write OpenAI chat-completion responses and stream chunks.
+
+One file, standard library only.  ``loads`` and ``Model.from_dict`` turn the
+JSON a chat-completion endpoint returns into frozen dataclasses; ``to_dict`` and
+``dumps`` turn them back, losing nothing.  The default (lenient) mode accepts
+what real OpenAI-compatible servers send; ``strict=True`` accepts exactly what
+the OpenAI spec (2.3.0) allows.  ``iter_chunks`` reads a server-sent-events
+stream and ``accumulate`` rebuilds the full response from its chunks.
+
+Run ``python chatcompletion.py --help`` for the command-line checker.
+"""
+
+import codecs
+import enum
+import io
+import json
+import sys
+import time
+from dataclasses import dataclass, field, fields, make_dataclass
+from types import MappingProxyType
+from typing import (
+    IO,
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
+
+__all__ = [
+    "MISSING", "Missing", "ValidationError", "StreamError", "Problem",
+    "loads", "dumps", "loads_chunk", "iter_chunks", "accumulate", "ChatCompletionAccumulator",
+    "Object", "FinishReason", "Role", "ServiceTier", "ToolCallType", "AnnotationType",
+    "ModerationType", "ModerationInputType",
+    "CreateChatCompletionResponse", "ChatCompletion", "Choice", "Choices", "ChoiceLogprobs",
+    "ChatCompletionResponseMessage", "ChatCompletionMessageToolCall", "FunctionCall",
+    "ChatCompletionMessageCustomToolCall", "CustomToolCallInput", "Annotation", "AnnotationURLCitation",
+    "ChatCompletionAudio", "ChatCompletionTokenLogprob", "TopLogprob", "CompletionUsage",
+    "CompletionTokensDetails", "PromptTokensDetails", "ChatCompletionModeration",
+    "ChatCompletionModerationResults", "ChatCompletionModerationError", "ModerationResultBody",
+    "CreateChatCompletionStreamResponse", "ChatCompletionChunk", "ChunkChoice",
+    "ChatCompletionStreamResponseDelta", "ChatCompletionMessageToolCallChunk", "ChoiceDeltaFunctionCall",
+]
+
+__version__ = "1.0.0"
+
+# Nesting deeper than this inside an unknown value is refused rather than followed;
+# json.loads itself stops near the interpreter's recursion limit (about 1000).
+MAX_DEPTH = 10_000
+# How much of a value an error message quotes.
+MAX_QUOTE = 60
+# How many problems str(ValidationError) lists before summarising the rest.
+MAX_LISTED_PROBLEMS = 20
+
+_SLOTS: Dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
+
+
+# --------------------------------------------------------------------------- sentinels and enums
+
+
+class Missing(enum.Enum):
+    """The type of ``MISSING``: a key absent from the JSON, as opposed to ``null``."""
+
+    MISSING = "MISSING"
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING = Missing.MISSING
+"""Stands for a key that the JSON object did not have.  ``None`` stands for ``null``."""
+
+T = TypeVar("T")
+Maybe = Union[T, None, Missing]
+"""A field that lenient mode may leave ``None`` (JSON null) or ``MISSING`` (absent key)."""
+
+
+class Object(str, enum.Enum):
+    CHAT_COMPLETION = "chat.completion"
+    CHAT_COMPLETION_CHUNK = "chat.completion.chunk"
+
+
+class FinishReason(str, enum.Enum):
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"
+    FUNCTION_CALL = "function_call"
+
+
+class Role(str, enum.Enum):
+    DEVELOPER = "developer"
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+class ServiceTier(str, enum.Enum):
+    AUTO = "auto"
+    DEFAULT = "default"
+    FLEX = "flex"
+    SCALE = "scale"
+    PRIORITY = "priority"
+    FAST = "fast"
+
+
+class ToolCallType(str, enum.Enum):
+    FUNCTION = "function"
+    CUSTOM = "custom"
+
+
+class AnnotationType(str, enum.Enum):
+    URL_CITATION = "url_citation"
+
+
+class ModerationType(str, enum.Enum):
+    MODERATION_RESULTS = "moderation_results"
+    MODERATION_RESULT = "moderation_result"
+    ERROR = "error"
+
+
+class ModerationInputType(str, enum.Enum):
+    TEXT = "text"
+    IMAGE = "image"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class Problem(NamedTuple):
+    """One thing wrong with a document: where (a JSON path) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ValidationError(ValueError):
+    """The document does not match the model.  ``errors`` lists every problem found."""
+
+    def __init__(self, errors: Sequence[Problem]) -> None:
+        self.errors: Tuple[Problem, ...] = tuple(errors)
+        lines = [str(p) for p in self.errors[:MAX_LISTED_PROBLEMS]]
+        if len(self.errors) > MAX_LISTED_PROBLEMS:
+            lines.append(f"... and {len(self.errors) - MAX_LISTED_PROBLEMS} more problems")
+        super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.errors,))
+
+
+class StreamError(ValidationError):
+    """The server reported an error inside a stream (an ``error`` event or an ``error`` object).
+
+    ``error`` is the provider's error value as sent, ``chunks`` the chunks read before it.
+    """
+
+    def __init__(
+        self,
+        errors: Sequence[Problem],
+        error: Any = None,
+        chunks: Sequence["CreateChatCompletionStreamResponse"] = (),
+    ) -> None:
+        super().__init__(errors)
+        self.error = error
+        self.chunks: Tuple[CreateChatCompletionStreamResponse, ...] = tuple(chunks)
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.errors, self.error, self.chunks))
+
+
+class _Invalid(Exception):
+    """Raised by the fast path; the caller then runs the explaining pass to say why."""
+
+
+_INVALID = _Invalid()
+
+
+# --------------------------------------------------------------------------- JSON helpers
+
+_JSON_SCALARS: FrozenSet[type] = frozenset((str, int, float, bool, type(None)))
+
+
+def _json_type(value: Any) -> str:
+    t = type(value)
+    if t is bool:
+        return "bool"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return t.__name__
+
+
+def _quote(value: Any) -> str:
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    try:
+        text = repr(value)
+    except Exception:  # a user's own object with a broken __repr__
+        text = "?"
+    if len(text) > MAX_QUOTE:
+        text = text[: MAX_QUOTE - 3] + "..."
+    return " " + text
+
+
+def _got(expected: str, value: Any) -> str:
+    return f"expected {expected}, got {_json_type(value)}{_quote(value)}"
+
+
+def _join(path: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if isinstance(key, str) and key.isidentifier():
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key) if isinstance(key, str) else repr(key)}]"
+
+
+def _show(path: str) -> str:
+    return path or "<root>"
+
+
+def _copy_json(value: Any) -> Any:
+    """A deep copy of a JSON value, refusing anything JSON cannot hold.
+
+    Iterative, so nesting as deep as json.loads produces cannot overflow the stack.
+    Subclasses of the JSON types come back as the plain types.
+    """
+    t = type(value)
+    if t in _JSON_SCALARS:
+        return value
+    root, pending = _new_container(value)
+    stack: List[Tuple[Any, Any, int]] = [(value, root, 1)] if pending else []
+    while stack:
+        source, target, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _INVALID
+        if isinstance(target, list):
+            for item in source:
+                if type(item) in _JSON_SCALARS:
+                    target.append(item)
+                else:
+                    copy, pending = _new_container(item)
+                    target.append(copy)
+                    if pending:
+                        stack.append((item, copy, depth + 1))
+        else:
+            for key, item in source.items():
+                if type(key) is not str:
+                    if not isinstance(key, str):
+                        raise _INVALID
+                    key = str.__str__(key)
+                if type(item) in _JSON_SCALARS:
+                    target[key] = item
+                else:
+                    copy, pending = _new_container(item)
+                    target[key] = copy
+                    if pending:
+                        stack.append((item, copy, depth + 1))
+    return root
+
+
+def _new_container(value: Any) -> Tuple[Any, bool]:
+    """An empty container to copy ``value`` into (or a plain scalar), and whether to fill it."""
+    if isinstance(value, dict):
+        return {}, True
+    if isinstance(value, list):
+        return [], True
+    if isinstance(value, bool):
+        return bool(value), False
+    if isinstance(value, str):
+        return str.__str__(value), False
+    if isinstance(value, int):
+        return int(value), False
+    if isinstance(value, float):
+        return float(value), False
+    raise _INVALID
+
+
+def _explain_json(value: Any, path: str, problems: List[Problem]) -> None:
+    """Report what makes ``value`` something other than JSON (the explaining twin of _copy_json)."""
+    stack: List[Tuple[Any, str, int]] = [(value, path, 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, (str, int, float)) or item is None:
+            continue
+        if depth > MAX_DEPTH:
+            problems.append(Problem(_show(where), f"nested deeper than {MAX_DEPTH} levels"))
+            return
+        if isinstance(item, list):
+            stack.extend((x, _join(where, i), depth + 1) for i, x in enumerate(item))
+        elif isinstance(item, dict):
+            for key, x in item.items():
+                if not isinstance(key, str):
+                    problems.append(Problem(_show(where), f"object key must be str, got {_json_type(key)}{_quote(key)}"))
+                else:
+                    stack.append((x, _join(where, key), depth + 1))
+        else:
+            problems.append(Problem(_show(where), f"expected a JSON value, got {type(item).__name__}"))
+
+
+# --------------------------------------------------------------------------- kinds of field
+#
+# A kind knows how to check and convert one JSON value (``parse``, raising _INVALID on the
+# fast path), how to say what is wrong with it (``explain``), and how to turn the converted
+# value back into JSON (``dump``).  Each model field has one kind per mode, chosen once at
+# import; the shared core in _Plan does the rest.
+
+
+class _Kind:
+    nullable = False
+    # The exact Python types that parse() returns unchanged; the fast path trusts them.
+    plain: FrozenSet[type] = frozenset()
+    # Whether dump() must convert the stored value (nested models, tuples, mappings).
+    needs_dump = False
+
+    def parse(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+        raise NotImplementedError
+
+    def dump(self, value: Any) -> Any:
+        return value
+
+
+class _Scalar(_Kind):
+    """str, int, number or bool, optionally restricted to (strict) or converted to (both) an enum."""
+
+    def __init__(self, name: str, nullable: bool, enum_type: Optional[Type[enum.Enum]] = None,
+                 only: Optional[Tuple[str, ...]] = None) -> None:
+        self.name = name
+        self.nullable = nullable
+        self.enum_type = enum_type
+        members = {m.value: m for m in enum_type} if enum_type else {}
+        # Strict mode accepts only the values the spec lists for this field; lenient keeps any string.
+        self.enum_only = only is not None
+        if only is not None:
+            members = {value: members[value] for value in only}
+        self.members: Dict[Any, Any] = members
+        base = {"str": (str,), "int": (int,), "number": (int, float), "bool": (bool,)}[name]
+        nulls = (type(None),) if nullable else ()
+        # Enum values are converted to members, so they never take the plain path.
+        self.plain = frozenset(nulls if enum_type else base + nulls)
+        self.needs_dump = enum_type is not None
+        self.expected = name
+        if only is not None:
+            self.expected = "one of " + ", ".join(repr(value) for value in only)
+        if nullable:
+            self.expected += " or null"
+
+    def parse(self, value: Any) -> Any:
+        t = type(value)
+        if value is None:
+            if self.nullable:
+                return None
+            raise _INVALID
+        name = self.name
+        if name == "str":
+            if t is not str:
+                if not isinstance(value, str):
+                    raise _INVALID
+                value = str.__str__(value)
+            if self.enum_type is not None:
+                member = self.members.get(value)
+                if member is not None:
+                    return member
+                if self.enum_only:
+                    raise _INVALID
+            return value
+        if t is bool:
+            if name == "bool":
+                return value
+            raise _INVALID
+        if name == "bool":
+            raise _INVALID
+        if t is int:
+            return value
+        if t is float:
+            if name == "number":
+                return value
+            # JSON Schema counts 2.0 as an integer; keep the annotation honest by storing int.
+            if value.is_integer():
+                return int(value)
+            raise _INVALID
+        if isinstance(value, int) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, float):
+            return self.parse(float(value))
+        raise _INVALID
+
+    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+        try:
+            self.parse(value)
+        except _Invalid:
+            problems.append(Problem(_show(path), _got(self.expected, value)))
+
+    def dump(self, value: Any) -> Any:
+        if isinstance(value, enum.Enum):
+            return value.value
+        return value
+
+
+class _AnyJSON(_Kind):
+    """Any JSON value, copied (the spec requires ``url_citation.title`` but gives it no type)."""
+
+    needs_dump = True
+
+    def parse(self, value: Any) -> Any:
+        return _copy_json(value)
+
+    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+        _explain_json(value, path, problems)
+
+    def dump(self, value: Any) -> Any:
+        return _copy_json(value)
+
+
+class _Object(_Kind):
+    """A nested model."""
+
+    needs_dump = True
+
+    def __init__(self, model: "Type[_Model]", strict: bool, nullable: bool) -> None:
+        self.model = model
+        self.strict = strict
+        self.nullable = nullable
+
+    def parse(self, value: Any) -> Any:
+        if value is None:
+            if self.nullable:
+                return None
+            raise _INVALID
+        return self.model._plans[self.strict].build(value)
+
+    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+        if value is None:
+            if not self.nullable:
+                problems.append(Problem(_show(path), _got("object", value)))
+            return
+        self.model._plans[self.strict].explain(value, path, problems)
+
+    def dump(self, value: Any) -> Any:
+        if value is None:
+            return None
+        return value.to_dict()
+
+
+class _OneOf(_Kind):
+    """Models told apart by their ``type`` key (tool calls, moderation results)."""
+
+    needs_dump = True
+
+    def __init__(self, by_type: "Dict[str, Type[_Model]]", fallback: "Optional[Type[_Model]]",
+                 strict: bool, nullable: bool) -> None:
+        self.by_type = by_type
+        self.fallback = fallback
+        self.strict = strict
+        self.nullable = nullable
+
+    def _model_for(self, value: Any) -> "Optional[Type[_Model]]":
+        tag = value.get("type") if isinstance(value, dict) else None
+        model = self.by_type.get(tag) if isinstance(tag, str) else None
+        return model if model is not None else self.fallback
+
+    def parse(self, value: Any) -> Any:
+        if value is None and self.nullable:
+            return None
+        model = self._model_for(value)
+        if model is None:
+            raise _INVALID
+        return model._plans[self.strict].build(value)
+
+    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+        if value is None and self.nullable:
+            return
+        if not isinstance(value, dict):
+            problems.append(Problem(_show(path), _got("object", value)))
+            return
+        model = self._model_for(value)
+        if model is None:
+            tags = " or ".join(repr(t) for t in self.by_type)
+            problems.append(Problem(_show(_join(path, "type")), _got(tags, value.get("type", MISSING))
+                                    if "type" in value else f"required key is missing (one of {tags})"))
+            return
+        model._plans[self.strict].explain(value, path, problems)
+
+    def dump(self, value: Any) -> Any:
+        if value is None:
+            return None
+        return value.to_dict()
+
+
+class _Array(_Kind):
+    """A JSON array, stored as a tuple of converted items."""
+
+    needs_dump = True
+
+    def __init__(self, item: _Kind, nullable: bool) -> None:
+        self.item = item
+        self.nullable = nullable
+        self.item_plain = item.plain
+        self.item_needs_dump = item.needs_dump
+
+    def parse(self, value: Any) -> Any:
+        if type(value) is not list:
+            if value is None and self.nullable:
+                return None
+            if not isinstance(value, list):
+                raise _INVALID
+        plain = self.item_plain
+        if plain:
+            # One C-level pass over the item types checks most arrays (bytes, enums) at once.
+            if plain.issuperset(map(type, value)):
+                return tuple(value)
+        parse = self.item.parse
+        return tuple([parse(item) for item in value])
+
+    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+        if not isinstance(value, list):
+            if not (value is None and self.nullable):
+                problems.append(Problem(_show(path), _got("array" + (" or null" if self.nullable else ""), value)))
+            return
+        for index, item in enumerate(value):
+            self.item.explain(item, _join(path, index), problems)
+
+    def dump(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if not self.item_needs_dump:
+            return list(value)
+        dump = self.item.dump
+        return [dump(item) for item in value]
+
+
+class _Map(_Kind):
+    """A JSON object with free keys and typed values, stored as a read-only mapping."""
+
+    needs_dump = True
+
+    def __init__(self, value: _Kind, nullable: bool) -> None:
+        self.value = value
+        self.nullable = nullable
+
+    def parse(self, value: Any) -> Any:
+        if value is None and self.nullable:
+            return None
+        if not isinstance(value, dict):
+            raise _INVALID
+        parse = self.value.parse
+        result = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _INVALID
+            result[str.__str__(key)] = parse(item)
+        return MappingProxyType(result)
+
+    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+        if value is None and self.nullable:
+            return
+        if not isinstance(value, dict):
+            problems.append(Problem(_show(path), _got("object" + (" or null" if self.nullable else ""), value)))
+            return
+        for key, item in value.items():
+            if not isinstance(key, str):
+                problems.append(Problem(_show(path), f"object key must be str, got {_json_type(key)}{_quote(key)}"))
+            else:
+                self.value.explain(item, _join(path, key), problems)
+
+    def dump(self, value: Any) -> Any:
+        if value is None:
+            return None
+        dump = self.value.dump
+        return {key: dump(item) for key, item in value.items()}
+
+
+class _Content(_Kind):
+    """Lenient message content: a string, null, or an array of content parts (Mistral)."""
+
+    needs_dump = True
+    nullable = True
+
+    def parse(self, value: Any) -> Any:
+        if type(value) is str or value is None:
+            return value
+        if isinstance(value, str):
+            return str.__str__(value)
+        if not isinstance(value, list):
+            raise _INVALID
+        parts = []
+        for part in value:
+            if not isinstance(part, dict):
+                raise _INVALID
+            parts.append(_copy_json(part))
+        return tuple(parts)
+
+    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+        if isinstance(value, str) or value is None:
+            return
+        if not isinstance(value, list):
+            problems.append(Problem(_show(path), _got("str, null or array of content parts", value)))
+            return
+        for index, part in enumerate(value):
+            if not isinstance(part, dict):
+                problems.append(Problem(_show(_join(path, index)), _got("object", part)))
+            else:
+                _explain_json(part, _join(path, index), problems)
+
+    def dump(self, value: Any) -> Any:
+        if type(value) is tuple:
+            return [_copy_json(part) for part in value]
+        return value
+
+
+# --------------------------------------------------------------------------- declaring fields
+#
+# A field declaration says what the spec says: the JSON type, whether the key is required,
+# and whether null is allowed.  Lenient mode derives from it: no key is required, null is
+# allowed everywhere, enum values outside the spec are kept as plain strings, and message
+# content may also be an array of parts.
+
+
+class _Decl:
+    def __init__(self, kind: str, required: bool, nullable: bool, *, enum_type: Optional[Type[enum.Enum]] = None,
+                 item: "Optional[_Decl]" = None, model: Any = None, by_type: Optional[Dict[str, Any]] = None,
+                 fallback: Any = None, only: Optional[Tuple[str, ...]] = None) -> None:
+        self.kind = kind
+        self.required = required
+        self.nullable = nullable
+        self.enum_type = enum_type
+        self.item = item
+        self.model = model
+        self.by_type = by_type
+        self.fallback = fallback
+        self.only = only
+
+    def make(self, strict: bool, top: bool = True) -> _Kind:
+        # Lenient accepts null for any property, but array items and map values keep their type.
+        nullable = self.nullable if (strict or not top) else True
+        kind = self.kind
+        if kind in ("str", "int", "number", "bool"):
+            only = None
+            if strict and self.enum_type is not None:
+                only = self.only or tuple(m.value for m in self.enum_type)
+            return _Scalar(kind, nullable, self.enum_type, only)
+        if kind == "content":
+            return _Content() if not strict else _Scalar("str", self.nullable)
+        if kind == "any":
+            return _AnyJSON()
+        if kind == "object":
+            return _Object(self.model, strict, nullable)
+        if kind == "oneof":
+            assert self.by_type is not None
+            return _OneOf(self.by_type, None if strict else self.fallback, strict, nullable)
+        assert self.item is not None
+        if kind == "array":
+            return _Array(self.item.make(strict, top=False), nullable)
+        return _Map(self.item.make(strict, top=False), nullable)
+
+
+def _field(decl: _Decl) -> Any:
+    return field(default=MISSING, metadata={"decl": decl})
+
+
+def _req(kind: str, *, null: bool = False, **options: Any) -> Any:
+    """A key the spec requires."""
+    return _field(_Decl(kind, True, null, **options))
+
+
+def _opt(kind: str, *, null: bool = False, **options: Any) -> Any:
+    """A key the spec allows to be absent."""
+    return _field(_Decl(kind, False, null, **options))
+
+
+def _array_of(kind: str, **options: Any) -> _Decl:
+    return _Decl(kind, True, False, **options)
+
+
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
+def _no_extra() -> Mapping[str, Any]:
+    return _NO_EXTRA
+
+
+def _extra() -> Any:
+    """Unknown keys and their values, in the order received; read-only."""
+    return field(default_factory=_no_extra, hash=False)
+
+
+# --------------------------------------------------------------------------- the shared core
+
+
+class _Plan:
+    """Everything needed to parse or explain one model in one mode, computed once at import."""
+
+    def __init__(self, model: "Type[_Model]", strict: bool) -> None:
+        decls: List[Tuple[str, _Decl]] = [
+            (f.name, f.metadata["decl"]) for f in fields(model) if "decl" in f.metadata]  # type: ignore[arg-type]
+        self.model = model
+        self.strict = strict
+        self.keys: Tuple[str, ...] = tuple(name for name, _ in decls)
+        self.keyset: FrozenSet[str] = frozenset(self.keys)
+        self.kinds: Tuple[_Kind, ...] = tuple(d.make(strict) for _, d in decls)
+        self.required: Tuple[bool, ...] = tuple(strict and d.required for _, d in decls)
+        self.fields: Tuple[Tuple[str, Callable[[Any], Any], bool], ...] = tuple(
+            zip(self.keys, [k.parse for k in self.kinds], self.required))
+        # Fast path: every known key present, and every value of a type that needs no
+        # conversion except at the listed positions, which get their kind's parse().
+        self.convert: Tuple[Tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (i, k.parse) for i, k in enumerate(self.kinds) if not k.plain or k.needs_dump)
+        self.fast_types: Tuple[FrozenSet[type], ...] = tuple(
+            k.plain if (k.plain and not k.needs_dump) else frozenset() for k in self.kinds)
+        self.twin: Callable[..., Any] = model._twin
+
+    def build(self, data: Any) -> Any:
+        if type(data) is not dict:
+            if not isinstance(data, dict):
+                raise _INVALID
+        values: List[Any] = []
+        append = values.append
+        get = data.get
+        present = 0
+        for key, parse, required in self.fields:
+            value = get(key, MISSING)
+            if value is MISSING:
+                if required:
+                    raise _INVALID
+                append(MISSING)
+            else:
+                present += 1
+                append(parse(value))
+        if present == len(data):
+            append(_NO_EXTRA)
+        else:
+            append(self.extras(data))
+        instance = self.twin(*values)
+        instance.__class__ = self.model
+        return instance
+
+    def extras(self, data: Mapping[Any, Any]) -> Mapping[str, Any]:
+        keyset = self.keyset
+        extra = {}
+        for key, value in data.items():
+            if key not in keyset:
+                if type(key) is not str:
+                    if not isinstance(key, str):
+                        raise _INVALID
+                    key = str.__str__(key)
+                extra[key] = _copy_json(value)
+        return MappingProxyType(extra)
+
+    def explain(self, data: Any, path: str, problems: List[Problem]) -> None:
+        if not isinstance(data, dict):
+            problems.append(Problem(_show(path), _got("object", data)))
+            return
+        for key, kind, required in zip(self.keys, self.kinds, self.required):
+            if key in data:
+                kind.explain(data[key], _join(path, key), problems)
+            elif required:
+                problems.append(Problem(_show(_join(path, key)), "required key is missing"))
+        keyset = self.keyset
+        for key, value in data.items():
+            if not isinstance(key, str):
+                problems.append(Problem(_show(path), f"object key must be str, got {_json_type(key)}{_quote(key)}"))
+            elif key not in keyset:
+                _explain_json(value, _join(path, key), problems)
+
+    def parse_root(self, data: Any) -> Any:
+        try:
+            return self.build(data)
+        except _Invalid:
+            pass
+        except RecursionError:
+            pass
+        problems: List[Problem] = []
+        try:
+            self.explain(data, "", problems)
+        except RecursionError:
+            problems.append(Problem("<root>", "nested too deeply"))
+        if not problems:
+            # The fast path and the explanation disagree; refuse rather than guess.
+            problems.append(Problem("<root>", "document rejected"))
+        raise ValidationError(problems)
+
+
+M = TypeVar("M", bound="_Model")
+
+
+class _Model:
+    """Behaviour shared by every model class: parsing, dumping, pickling."""
+
+    __slots__ = ()
+    _plans: ClassVar[Tuple[_Plan, _Plan]]
+    _twin: ClassVar[Callable[..., Any]]
+    _dumpers: ClassVar[Tuple[Tuple[str, Optional[Callable[[Any], Any]]], ...]]
+
+    @classmethod
+    def from_dict(cls: Type[M], data: Any, *, strict: bool = False) -> M:
+        """Check ``data`` (a decoded JSON object) and build the model; raises ValidationError."""
+        result: M = cls._plans[bool(strict)].parse_root(data)
+        return result
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The JSON object this model stands for: known keys in wire order, then unknown keys."""
+        result: Dict[str, Any] = {}
+        for key, dump in self._dumpers:
+            value = getattr(self, key)
+            if value is not MISSING:
+                result[key] = value if dump is None else dump(value)
+        extra = getattr(self, "extra")
+        if extra:
+            for key, value in extra.items():
+                if key not in result:
+                    result[key] = _copy_json(value)
+        return result
+
+    def __reduce__(self) -> Any:
+        return (_restore, (type(self), self.to_dict()))
+
+
+def _restore(model: "Type[_Model]", data: Dict[str, Any]) -> Any:
+    return model._plans[False].build(data)
+
+
+
+def _model(cls: Type[M]) -> Type[M]:
+    """Finish a model class: its frozen dataclass, its construction twin and its plans."""
+    cls = dataclass(frozen=True, **_SLOTS)(cls)
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    # Frozen dataclasses set each field through object.__setattr__, which is slow.  The twin has
+    # the same layout without the freeze: the core fills one and hands it the public class.
+    cls._twin = make_dataclass(cls.__name__, [(name, object) for name in names], bases=(_Model,), **_SLOTS)
+    cls._plans = (_Plan(cls, False), _Plan(cls, True))
+    cls._dumpers = tuple((key, kind.dump if kind.needs_dump else None)
+                         for key, kind in zip(cls._plans[0].keys, cls._plans[0].kinds))
+    return cls
+
+
+# --------------------------------------------------------------------------- the response models
+# Field order is the order OpenAI's servers write the keys, so dumps() reproduces them.
+
+
+@_model
+class TopLogprob(_Model):
+    token: Maybe[str] = _req("str")
+    logprob: Maybe[float] = _req("number")
+    bytes: Maybe[Optional[Tuple[int, ...]]] = _req("array", null=True, item=_array_of("int"))
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class ChatCompletionTokenLogprob(_Model):
+    token: Maybe[str] = _req("str")
+    logprob: Maybe[float] = _req("number")
+    bytes: Maybe[Optional[Tuple[int, ...]]] = _req("array", null=True, item=_array_of("int"))
+    top_logprobs: Maybe[Tuple[TopLogprob, ...]] = _req("array", item=_array_of("object", model=TopLogprob))
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class ChoiceLogprobs(_Model):
+    content: Maybe[Tuple[ChatCompletionTokenLogprob, ...]] = _req(
+        "array", null=True, item=_array_of("object", model=ChatCompletionTokenLogprob))
+    refusal: Maybe[Tuple[ChatCompletionTokenLogprob, ...]] = _req(
+        "array", null=True, item=_array_of("object", model=ChatCompletionTokenLogprob))
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class FunctionCall(_Model):
+    """A function's name and its JSON-encoded arguments (a tool call's ``function``, or ``function_call``)."""
+
+    name: Maybe[str] = _req("str")
+    arguments: Maybe[str] = _req("str")
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class ChatCompletionMessageToolCall(_Model):
+    id: Maybe[str] = _req("str")
+    type: Maybe[Union[ToolCallType, str]] = _req("str", enum_type=ToolCallType, only=("function",))
+    function: Maybe[FunctionCall] = _req("object", model=FunctionCall)
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class CustomToolCallInput(_Model):
+    name: Maybe[str] = _req("str")
+    input: Maybe[str] = _req("str")
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class ChatCompletionMessageCustomToolCall(_Model):
+    id: Maybe[str] = _req("str")
+    type: Maybe[Union[ToolCallType, str]] = _req("str", enum_type=ToolCallType, only=("custom",))
+    custom: Maybe[CustomToolCallInput] = _req("object", model=CustomToolCallInput)
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class AnnotationURLCitation(_Model):
+    end_index: Maybe[int] = _req("int")
+    start_index: Maybe[int] = _req("int")
+    title: Any = _req("any")
+    url: Maybe[str] = _req("str")
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class Annotation(_Model):
+    type: Maybe[Union[AnnotationType, str]] = _req("str", enum_type=AnnotationType)
+    url_citation: Maybe[AnnotationURLCitation] = _req("object", model=AnnotationURLCitation)
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class ChatCompletionAudio(_Model):
+    id: Maybe[str] = _req("str")
+    data: Maybe[str] = _req("str")
+    expires_at: Maybe[int] = _req("int")
+    transcript: Maybe[str] = _req("str")
+    extra: Mapping[str, Any] = _extra()
+
+
+ToolCall = Union[ChatCompletionMessageToolCall, ChatCompletionMessageCustomToolCall]
+_TOOL_CALL_TYPES = {"function": ChatCompletionMessageToolCall, "custom": ChatCompletionMessageCustomToolCall}
+
+
+@_model
+class ChatCompletionResponseMessage(_Model):
+    role: Maybe[Union[Role, str]] = _req("str", enum_type=Role, only=("assistant",))
+    content: Maybe[Union[str, Tuple[Dict[str, Any], ...]]] = _req("content", null=True)
+    tool_calls: Maybe[Tuple[ToolCall, ...]] = _opt(
+        "array", item=_array_of("oneof", by_type=_TOOL_CALL_TYPES, fallback=ChatCompletionMessageToolCall))
+    function_call: Maybe[FunctionCall] = _opt("object", model=FunctionCall)
+    refusal: Maybe[str] = _req("str", null=True)
+    audio: Maybe[ChatCompletionAudio] = _opt("object", null=True, model=ChatCompletionAudio)
+    annotations: Maybe[Tuple[Annotation, ...]] = _opt("array", item=_array_of("object", model=Annotation))
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class Choice(_Model):
+    """One choice of a response (the spec's inline ``choices`` item)."""
+
+    index: Maybe[int] = _req("int")
+    message: Maybe[ChatCompletionResponseMessage] = _req("object", model=ChatCompletionResponseMessage)
+    logprobs: Maybe[ChoiceLogprobs] = _req("object", null=True, model=ChoiceLogprobs)
+    finish_reason: Maybe[Union[FinishReason, str]] = _req("str", enum_type=FinishReason)
+    extra: Mapping[str, Any] = _extra()
+
+
+Choices = Choice
+
+
+@_model
+class CompletionTokensDetails(_Model):
+    reasoning_tokens: Maybe[int] = _opt("int")
+    audio_tokens: Maybe[int] = _opt("int")
+    accepted_prediction_tokens: Maybe[int] = _opt("int")
+    rejected_prediction_tokens: Maybe[int] = _opt("int")
+    text_tokens: Maybe[int] = _opt("int")
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class PromptTokensDetails(_Model):
+    cached_tokens: Maybe[int] = _opt("int")
+    audio_tokens: Maybe[int] = _opt("int")
+    text_tokens: Maybe[int] = _opt("int")
+    image_tokens: Maybe[int] = _opt("int")
+    cache_write_tokens: Maybe[int] = _opt("int")
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class CompletionUsage(_Model):
+    prompt_tokens: Maybe[int] = _req("int")
+    completion_tokens: Maybe[int] = _req("int")
+    total_tokens: Maybe[int] = _req("int")
+    prompt_tokens_details: Maybe[PromptTokensDetails] = _opt("object", model=PromptTokensDetails)
+    completion_tokens_details: Maybe[CompletionTokensDetails] = _opt("object", model=CompletionTokensDetails)
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class ModerationResultBody(_Model):
+    type: Maybe[Union[ModerationType, str]] = _req("str", enum_type=ModerationType, only=("moderation_result",))
+    model: Maybe[str] = _req("str")
+    flagged: Maybe[bool] = _req("bool")
+    categories: Maybe[Mapping[str, bool]] = _req("map", item=_array_of("bool"))
+    category_scores: Maybe[Mapping[str, float]] = _req("map", item=_array_of("number"))
+    category_applied_input_types: Maybe[Mapping[str, Tuple[Union[ModerationInputType, str], ...]]] = _req(
+        "map", item=_array_of("array", item=_array_of("str", enum_type=ModerationInputType)))
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class ChatCompletionModerationResults(_Model):
+    type: Maybe[Union[ModerationType, str]] = _req("str", enum_type=ModerationType, only=("moderation_results",))
+    model: Maybe[str] = _req("str")
+    results: Maybe[Tuple[ModerationResultBody, ...]] = _req(
+        "array", item=_array_of("object", model=ModerationResultBody))
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class ChatCompletionModerationError(_Model):
+    type: Maybe[Union[ModerationType, str]] = _req("str", enum_type=ModerationType, only=("error",))
+    code: Maybe[str] = _req("str")
+    message: Maybe[str] = _req("str")
+    extra: Mapping[str, Any] = _extra()
+
+
+ModerationOutcome = Union[ChatCompletionModerationResults, ChatCompletionModerationError]
+_MODERATION_TYPES = {"moderation_results": ChatCompletionModerationResults, "error": ChatCompletionModerationError}
+
+
+@_model
+class ChatCompletionModeration(_Model):
+    input: Maybe[ModerationOutcome] = _req(
+        "oneof", by_type=_MODERATION_TYPES, fallback=ChatCompletionModerationResults)
+    output: Maybe[ModerationOutcome] = _req(
+        "oneof", by_type=_MODERATION_TYPES, fallback=ChatCompletionModerationResults)
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class CreateChatCompletionResponse(_Model):
+    """A chat completion (``"object": "chat.completion"``)."""
+
+    id: Maybe[str] = _req("str")
+    object: Maybe[Union[Object, str]] = _req("str", enum_type=Object, only=("chat.completion",))
+    created: Maybe[int] = _req("int")
+    model: Maybe[str] = _req("str")
+    choices: Maybe[Tuple[Choice, ...]] = _req("array", item=_array_of("object", model=Choice))
+    moderation: Maybe[ChatCompletionModeration] = _opt("object", null=True, model=ChatCompletionModeration)
+    usage: Maybe[CompletionUsage] = _opt("object", model=CompletionUsage)
+    service_tier: Maybe[Union[ServiceTier, str]] = _opt("str", null=True, enum_type=ServiceTier)
+    system_fingerprint: Maybe[str] = _opt("str")
+    metadata: Maybe[Mapping[str, str]] = _opt("map", null=True, item=_array_of("str"))
+    extra: Mapping[str, Any] = _extra()
+
+
+ChatCompletion = CreateChatCompletionResponse
+
+
+# --------------------------------------------------------------------------- the stream chunk models
+
+
+@_model
+class ChoiceDeltaFunctionCall(_Model):
+    """A fragment of a function's name and arguments (in a tool-call chunk or a legacy ``function_call``)."""
+
+    name: Maybe[str] = _opt("str")
+    arguments: Maybe[str] = _opt("str")
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class ChatCompletionMessageToolCallChunk(_Model):
+    index: Maybe[int] = _req("int")
+    id: Maybe[str] = _opt("str")
+    type: Maybe[Union[ToolCallType, str]] = _opt("str", enum_type=ToolCallType, only=("function",))
+    function: Maybe[ChoiceDeltaFunctionCall] = _opt("object", model=ChoiceDeltaFunctionCall)
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class ChatCompletionStreamResponseDelta(_Model):
+    role: Maybe[Union[Role, str]] = _opt("str", enum_type=Role)
+    content: Maybe[Union[str, Tuple[Dict[str, Any], ...]]] = _opt("content", null=True)
+    tool_calls: Maybe[Tuple[ChatCompletionMessageToolCallChunk, ...]] = _opt(
+        "array", item=_array_of("object", model=ChatCompletionMessageToolCallChunk))
+    function_call: Maybe[ChoiceDeltaFunctionCall] = _opt("object", model=ChoiceDeltaFunctionCall)
+    refusal: Maybe[str] = _opt("str", null=True)
+    extra: Mapping[str, Any] = _extra()
+
+
+ChoiceDelta = ChatCompletionStreamResponseDelta
+
+
+@_model
+class ChunkChoice(_Model):
+    """One choice of a stream chunk."""
+
+    index: Maybe[int] = _req("int")
+    delta: Maybe[ChatCompletionStreamResponseDelta] = _req("object", model=ChatCompletionStreamResponseDelta)
+    logprobs: Maybe[ChoiceLogprobs] = _opt("object", null=True, model=ChoiceLogprobs)
+    finish_reason: Maybe[Union[FinishReason, str]] = _req("str", null=True, enum_type=FinishReason)
+    extra: Mapping[str, Any] = _extra()
+
+
+@_model
+class CreateChatCompletionStreamResponse(_Model):
+    """A stream chunk (``"object": "chat.completion.chunk"``)."""
+
+    id: Maybe[str] = _req("str")
+    object: Maybe[Union[Object, str]] = _req("str", enum_type=Object, only=("chat.completion.chunk",))
+    created: Maybe[int] = _req("int")
+    model: Maybe[str] = _req("str")
+    service_tier: Maybe[Union[ServiceTier, str]] = _opt("str", null=True, enum_type=ServiceTier)
+    system_fingerprint: Maybe[str] = _opt("str")
+    choices: Maybe[Tuple[ChunkChoice, ...]] = _req("array", item=_array_of("object", model=ChunkChoice))
+    moderation: Maybe[ChatCompletionModeration] = _opt("object", null=True, model=ChatCompletionModeration)
+    usage: Maybe[CompletionUsage] = _opt("object", null=True, model=CompletionUsage)
+    obfuscation: Maybe[str] = _opt("str")
+    extra: Mapping[str, Any] = _extra()
+
+
+ChatCompletionChunk = CreateChatCompletionStreamResponse
+
+
+# --------------------------------------------------------------------------- text in, text out
+
+
+def _decode_json(text: Union[str, bytes, bytearray]) -> Any:
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise ValidationError([Problem("<root>", f"expected JSON text (str or bytes), got {type(text).__name__}")])
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValidationError([Problem("<root>", "invalid JSON: nested too deeply")]) from None
+    except UnicodeDecodeError as exc:
+        raise ValidationError([Problem("<root>", f"invalid UTF-8: {exc}")]) from None
+    except ValueError as exc:  # json.JSONDecodeError, and int digit limits
+        raise ValidationError([Problem("<root>", f"invalid JSON: {exc}")]) from None
+
+
+def loads(text: Union[str, bytes, bytearray], *, strict: bool = False) -> CreateChatCompletionResponse:
+    """Parse and check the JSON text of a chat completion; raises ValidationError."""
+    return CreateChatCompletionResponse.from_dict(_decode_json(text), strict=strict)
+
+
+def loads_chunk(text: Union[str, bytes, bytearray], *, strict: bool = False) -> CreateChatCompletionStreamResponse:
+    """Parse and check the JSON text of one stream chunk; raises ValidationError."""
+    return CreateChatCompletionStreamResponse.from_dict(_decode_json(text), strict=strict)
+
+
+def dumps(obj: _Model, **json_options: Any) -> str:
+    """The JSON text of any model; keyword arguments go to json.dumps (``indent=2``, ...)."""
+    return json.dumps(obj.to_dict(), **json_options)
+
+
+# --------------------------------------------------------------------------- reading a stream
+
+_DONE = "[DONE]"
+
+
+def _lines(source: Any) -> Iterator[str]:
+    """Text lines, without their line ending, from whatever holds the stream."""
+    if isinstance(source, (str, bytes, bytearray)):
+        source = [source]
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for piece in source:
+        if isinstance(piece, (bytes, bytearray)):
+            piece = decoder.decode(bytes(piece))
+        elif not isinstance(piece, str):
+            raise ValidationError([Problem("<stream>", f"expected lines of str or bytes, got {type(piece).__name__}")])
+        if "\r" in piece:
+            piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+        if "\n" in piece:
+            parts = piece.split("\n")
+            # A trailing newline ends the line it follows; it does not start an empty one.
+            if parts[-1] == "":
+                parts.pop()
+            yield from parts
+        else:
+            yield piece
+
+
+def _events(source: Any) -> Iterator[Tuple[str, str, int]]:
+    """Server-sent events as (event type, data, line number of the event's last data line)."""
+    event = ""
+    data: List[str] = []
+    number = 0
+    last_data = 0
+    for number, line in enumerate(_lines(source), 1):
+        if not line:
+            if data:
+                yield event, "\n".join(data), last_data
+            event, data = "", []
+            continue
+        if line[0] == ":":
+            continue
+        name, colon, value = line.partition(":")
+        if value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            data.append(value)
+            last_data = number
+        elif name == "event":
+            event = value
+    if data:
+        yield event, "\n".join(data), last_data
+
+
+def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iterator[CreateChatCompletionStreamResponse]:
+    """Yield the chunks of a server-sent-events stream, checked as ``strict`` says.
+
+    ``source`` is an iterable of str or bytes lines (``requests``' or ``httpx``' ``iter_lines()``),
+    a binary or text file object (an ``http.client`` response, an open ``.sse`` file), or the
+    whole stream as one str or bytes.  Comment lines, ``event:`` lines, multi-line data, CR/LF
+    and a stream that ends without ``[DONE]`` are all handled; reading stops at ``[DONE]``.
+
+    An ``error`` event, or a chunk that carries an ``error`` key, raises StreamError with the
+    provider's error and (when ``keep`` is true) the chunks read before it.  With ``keep=False``
+    nothing is retained between chunks, so a stream of any length reads in constant memory.
+    A chunk that fails its check raises ValidationError, its paths prefixed with the line number.
+    """
+    kept: List[CreateChatCompletionStreamResponse] = []
+    plan = CreateChatCompletionStreamResponse._plans[bool(strict)]
+    for event, data, line in _events(source):
+        if data == _DONE:
+            return
+        try:
+            document = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            if event == "error":
+                raise StreamError([Problem(f"line {line}", f"error event: {data[:200]}")], data, kept) from None
+            raise ValidationError([Problem(f"line {line}", f"invalid JSON in data: {exc}")]) from None
+        if event == "error" or (isinstance(document, dict) and "error" in document):
+            error = document.get("error", document) if isinstance(document, dict) else document
+            raise StreamError([Problem(f"line {line}", "the server sent an error: " + _describe_error(error))],
+                              error, kept)
+        try:
+            chunk: CreateChatCompletionStreamResponse = plan.parse_root(document)
+        except ValidationError as exc:
+            raise ValidationError([Problem(f"line {line}: {p.path}", p.message) for p in exc.errors]) from None
+        if keep:
+            kept.append(chunk)
+        yield chunk
+
+
+def _describe_error(error: Any) -> str:
+    if isinstance(error, dict):
+        message = error.get("message")
+        code = error.get("code", error.get("type"))
+        if isinstance(message, str):
+            return f"{message} ({code})" if code is not None else message
+    text = json.dumps(error) if not isinstance(error, str) else error
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+# --------------------------------------------------------------------------- accumulating a stream
+
+
+def _merge_json(into: Dict[str, Any], delta: Mapping[str, Any]) -> None:
+    """Merge an unknown delta object into what was gathered so far.
+
+    Strings are joined and lists extended (objects carrying an ``index`` merge into the entry with
+    that index), except ``id``, ``type`` and ``index``, which keep their first non-null value;
+    nested objects merge the same way; any other value replaces what was there.
+    """
+    for key, value in delta.items():
+        if value is None:
+            into.setdefault(key, None)
+            continue
+        old = into.get(key)
+        if old is None:
+            into[key] = _copy_json(value)
+        elif key in ("id", "type", "index"):
+            continue
+        elif isinstance(old, str) and isinstance(value, str):
+            into[key] = old + value
+        elif isinstance(old, dict) and isinstance(value, dict):
+            _merge_json(old, value)
+        elif isinstance(old, list) and isinstance(value, list):
+            _extend_json(old, value)
+        else:
+            into[key] = _copy_json(value)
+
+
+def _extend_json(into: List[Any], items: Sequence[Any]) -> None:
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("index"), int):
+            for entry in into:
+                if isinstance(entry, dict) and entry.get("index") == item["index"]:
+                    _merge_json(entry, item)
+                    break
+            else:
+                into.append(_copy_json(item))
+        else:
+            into.append(_copy_json(item))
+
+
+def _merge_parts(into: List[Dict[str, Any]], parts: Sequence[Mapping[str, Any]]) -> None:
+    """Join content parts: a part continues the last one when both have the same ``type``."""
+    for part in parts:
+        last = into[-1] if into else None
+        if last is not None and last.get("type") == part.get("type"):
+            for key, value in part.items():
+                old = last.get(key)
+                if key == "type" or value is None:
+                    continue
+                if isinstance(old, str) and isinstance(value, str):
+                    last[key] = old + value
+                elif isinstance(old, list) and isinstance(value, list):
+                    _merge_parts(old, value)
+                else:
+                    last[key] = _copy_json(value)
+        else:
+            into.append(_copy_json(dict(part)))
+
+
+class _ToolCallState:
+    __slots__ = ("index", "id", "type", "name", "arguments", "extra", "function_extra", "has_function")
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+        self.id: Any = MISSING
+        self.type: Any = MISSING
+        self.name: Any = MISSING
+        self.arguments: List[str] = []
+        self.extra: Dict[str, Any] = {}
+        self.function_extra: Dict[str, Any] = {}
+        self.has_function = False
+
+    def add(self, call: ChatCompletionMessageToolCallChunk) -> None:
+        if _empty(self.id) and not _empty(call.id):
+            self.id = call.id
+        elif self.id is MISSING and call.id is not MISSING:
+            self.id = call.id
+        if _empty(self.type) and not _empty(call.type):
+            self.type = call.type
+        function = call.function
+        if isinstance(function, ChoiceDeltaFunctionCall):
+            self.has_function = True
+            if _empty(self.name) and not _empty(function.name):
+                self.name = function.name
+            if isinstance(function.arguments, str):
+                self.arguments.append(function.arguments)
+            if function.extra:
+                _merge_json(self.function_extra, function.extra)
+        if call.extra:
+            _merge_json(self.extra, call.extra)
+
+    def to_dict(self) -> Dict[str, Any]:
+        result: Dict[str, Any] = {}
+        if self.id is not MISSING:
+            result["id"] = self.id
+        if self.type is not MISSING:
+            result["type"] = self.type
+        if self.has_function:
+            function: Dict[str, Any] = {}
+            if self.name is not MISSING:
+                function["name"] = self.name
+            function["arguments"] = "".join(self.arguments)
+            function.update(self.function_extra)
+            result["function"] = function
+        for key, value in self.extra.items():
+            result.setdefault(key, value)
+        return result
+
+
+def _empty(value: Any) -> bool:
+    return value is MISSING or value is None or value == ""
+
+
+class _ChoiceState:
+    __slots__ = ("index", "role", "content", "parts", "refusal", "tool_calls", "by_index", "function_call",
+                 "logprobs_seen", "logprobs_content", "logprobs_refusal", "finish_reason", "message_extra",
+                 "choice_extra", "content_seen", "refusal_seen", "function_name", "function_seen")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.role: Any = MISSING
+        self.content: List[str] = []
+        self.content_seen = False
+        self.parts: Optional[List[Dict[str, Any]]] = None
+        self.refusal: List[str] = []
+        self.refusal_seen = False
+        self.tool_calls: List[_ToolCallState] = []
+        self.by_index: Dict[Any, _ToolCallState] = {}
+        self.function_call: List[str] = []
+        self.function_name: Any = MISSING
+        self.function_seen = False
+        self.logprobs_seen = False
+        self.logprobs_content: Optional[List[ChatCompletionTokenLogprob]] = None
+        self.logprobs_refusal: Optional[List[ChatCompletionTokenLogprob]] = None
+        self.finish_reason: Any = None
+        self.message_extra: Dict[str, Any] = {}
+        self.choice_extra: Dict[str, Any] = {}
+
+    def add(self, choice: ChunkChoice) -> None:
+        delta = choice.delta
+        if isinstance(delta, ChatCompletionStreamResponseDelta):
+            self.add_delta(delta)
+        logprobs = choice.logprobs
+        if isinstance(logprobs, ChoiceLogprobs):
+            self.logprobs_seen = True
+            if isinstance(logprobs.content, tuple):
+                if self.logprobs_content is None:
+                    self.logprobs_content = []
+                self.logprobs_content.extend(logprobs.content)
+            if isinstance(logprobs.refusal, tuple):
+                if self.logprobs_refusal is None:
+                    self.logprobs_refusal = []
+                self.logprobs_refusal.extend(logprobs.refusal)
+        if choice.finish_reason is not None and choice.finish_reason is not MISSING:
+            self.finish_reason = choice.finish_reason
+        for key, value in choice.extra.items():
+            if value is not None or key not in self.choice_extra:
+                self.choice_extra[key] = value
+
+    def add_delta(self, delta: ChatCompletionStreamResponseDelta) -> None:
+        if _empty(self.role) and not _empty(delta.role):
+            self.role = delta.role
+        content = delta.content
+        if isinstance(content, str):
+            self.content_seen = True
+            if self.parts is not None:
+                if content:
+                    _merge_parts(self.parts, [{"type": "text", "text": content}])
+            else:
+                self.content.append(content)
+        elif isinstance(content, tuple):
+            self.content_seen = True
+            if self.parts is None:
+                text = "".join(self.content)
+                self.parts = [{"type": "text", "text": text}] if text else []
+            _merge_parts(self.parts, content)
+        if isinstance(delta.refusal, str):
+            self.refusal_seen = True
+            self.refusal.append(delta.refusal)
+        if isinstance(delta.tool_calls, tuple):
+            for call in delta.tool_calls:
+                self.tool_call_state(call).add(call)
+        function_call = delta.function_call
+        if isinstance(function_call, ChoiceDeltaFunctionCall):
+            self.function_seen = True
+            if _empty(self.function_name) and not _empty(function_call.name):
+                self.function_name = function_call.name
+            if isinstance(function_call.arguments, str):
+                self.function_call.append(function_call.arguments)
+        if delta.extra:
+            _merge_json(self.message_extra, delta.extra)
+
+    def tool_call_state(self, call: ChatCompletionMessageToolCallChunk) -> _ToolCallState:
+        index = call.index if isinstance(call.index, int) else None
+        new_id = call.id if isinstance(call.id, str) and call.id else None
+        if index is not None:
+            state = self.by_index.get(index)
+            # Groq and sglang send several calls at one index, each with its own id.
+            if state is None or (new_id is not None and isinstance(state.id, str) and state.id
+                                 and state.id != new_id):
+                state = self._new_tool_call(index)
+            return state
+        # No index (Gemini, Ollama, Mistral): continue the last call unless this one plainly starts anew.
+        last = self.tool_calls[-1] if self.tool_calls else None
+        function = call.function if isinstance(call.function, ChoiceDeltaFunctionCall) else None
+        names_new = function is not None and not _empty(function.name) and last is not None and not _empty(last.name)
+        if last is None or names_new or (new_id is not None and not _empty(last.id) and last.id != new_id):
+            return self._new_tool_call(None)
+        return last
+
+    def _new_tool_call(self, index: Any) -> _ToolCallState:
+        state = _ToolCallState(index)
+        self.tool_calls.append(state)
+        if index is not None:
+            self.by_index[index] = state
+        return state
+
+    def to_dict(self) -> Dict[str, Any]:
+        message: Dict[str, Any] = {}
+        if self.role is not MISSING:
+            message["role"] = self.role
+        if self.parts is not None:
+            message["content"] = self.parts
+        else:
+            message["content"] = "".join(self.content) if self.content_seen else None
+        if self.tool_calls:
+            message["tool_calls"] = [state.to_dict() for state in self.tool_calls]
+        if self.function_seen:
+            function: Dict[str, Any] = {}
+            if self.function_name is not MISSING:
+                function["name"] = self.function_name
+            function["arguments"] = "".join(self.function_call)
+            message["function_call"] = function
+        message["refusal"] = "".join(self.refusal) if self.refusal_seen else None
+        for key, value in self.message_extra.items():
+            message.setdefault(key, value)
+        logprobs: Any = None
+        if self.logprobs_seen:
+            logprobs = {
+                "content": None if self.logprobs_content is None else [t.to_dict() for t in self.logprobs_content],
+                "refusal": None if self.logprobs_refusal is None else [t.to_dict() for t in self.logprobs_refusal],
+            }
+        result: Dict[str, Any] = {"index": self.index, "message": message, "logprobs": logprobs,
+                                  "finish_reason": self.finish_reason}
+        for key, value in self.choice_extra.items():
+            result.setdefault(key, value)
+        return result
+
+
+class ChatCompletionAccumulator:
+    """Rebuilds a full chat completion from stream chunks.
+
+    ``add(chunk)`` takes each chunk in order; ``snapshot()`` returns the response so far at any
+    point and ``result()`` the final one (the same thing, named for intent).  See the README for
+    the merge rules.
+    """
+
+    def __init__(self) -> None:
+        self._choices: Dict[int, _ChoiceState] = {}
+        self._first: Dict[str, Any] = {}
+        self._usage: Optional[CompletionUsage] = None
+        self._moderation: Optional[ChatCompletionModeration] = None
+        self._extra: Dict[str, Any] = {}
+        self.chunks = 0
+
+    def add(self, chunk: CreateChatCompletionStreamResponse) -> None:
+        """Take the next chunk (a parsed chunk, or a dict, which is parsed leniently)."""
+        if not isinstance(chunk, CreateChatCompletionStreamResponse):
+            chunk = CreateChatCompletionStreamResponse.from_dict(chunk)
+        self.chunks += 1
+        first = self._first
+        for key in ("id", "model", "created", "system_fingerprint", "service_tier"):
+            if key not in first or _empty(first[key]) or first[key] == 0:
+                value = getattr(chunk, key)
+                if value is not MISSING and (key not in first or not _empty(value)):
+                    first[key] = value
+        if isinstance(chunk.usage, CompletionUsage):
+            self._usage = chunk.usage
+        if isinstance(chunk.moderation, ChatCompletionModeration):
+            self._moderation = chunk.moderation
+        for key, value in chunk.extra.items():
+            if value is not None or key not in self._extra:
+                self._extra[key] = value
+        if isinstance(chunk.choices, tuple):
+            states = self._choices
+            for choice in chunk.choices:
+                index = choice.index if isinstance(choice.index, int) else 0
+                state = states.get(index)
+                if state is None:
+                    state = states[index] = _ChoiceState(index)
+                state.add(choice)
+
+    def snapshot(self) -> CreateChatCompletionResponse:
+        """The response gathered so far."""
+        document: Dict[str, Any] = {}
+        first = self._first
+        for key in ("id", "object", "created", "model", "choices", "moderation", "usage", "service_tier",
+                    "system_fingerprint"):
+            if key == "object":
+                document[key] = Object.CHAT_COMPLETION.value
+            elif key == "choices":
+                document[key] = [self._choices[i].to_dict() for i in sorted(self._choices)]
+            elif key == "usage":
+                if self._usage is not None:
+                    document[key] = self._usage.to_dict()
+            elif key == "moderation":
+                if self._moderation is not None:
+                    document[key] = self._moderation.to_dict()
+            elif key in first:
+                value = first[key]
+                document[key] = value.value if isinstance(value, enum.Enum) else value
+        for key, value in self._extra.items():
+            document.setdefault(key, value)
+        return CreateChatCompletionResponse.from_dict(document)
+
+    result = snapshot
+
+
+def accumulate(chunks: Iterable[Any]) -> CreateChatCompletionResponse:
+    """The full response that a sequence of chunks (parsed, or dicts) adds up to."""
+    accumulator = ChatCompletionAccumulator()
+    for chunk in chunks:
+        accumulator.add(chunk)
+    return accumulator.result()
