@@ -1595,3 +1595,467 @@ def accumulate(chunks: Iterable[Any]) -> CreateChatCompletionResponse:
     for chunk in chunks:
         accumulator.add(chunk)
     return accumulator.result()
+
+
+# --------------------------------------------------------------------------- the command line
+
+_USAGE_ERROR = 2
+_SSE_PREFIXES = (b"data:", b"event:", b":", b"id:", b"retry:")
+_PROGRESS_SECONDS = 1.0
+
+_HELP_EPILOG = """\
+Each input is recognised by its content, whatever its name:
+  a JSON document      one chat completion (or one stream chunk)
+  server-sent events   a captured stream (data: lines), read and accumulated
+  JSON Lines           one document per line: responses, chunks, or lines of
+                       OpenAI Batch API output ({"custom_id", "response": {"status_code",
+                       "body"}, "error"}); an error line or a non-200 status is reported
+
+For a JSON document or a stream, every document is listed; for JSON Lines only the
+lines with problems are, with their line numbers, then a count per file.  A summary
+follows: documents, valid, invalid, models, finish reasons, tokens, tool calls, refusals.
+
+exit status: 0 all valid, 1 anything invalid, or an error the server reported
+             (an error body, a batch line with an error, an error inside a stream),
+             2 usage or I/O error (unreadable file, invalid UTF-8, truncated last line)
+
+examples:
+  python chatcompletion.py examples/response.json
+  python chatcompletion.py --strict examples/stream.sse
+  python chatcompletion.py --quiet batch_output.jsonl
+  curl -sN ... | python chatcompletion.py -
+  python chatcompletion.py --json examples/* > report.json
+"""
+
+
+class _Tally:
+    """The running summary over every valid document."""
+
+    def __init__(self) -> None:
+        self.documents = 0
+        self.valid = 0
+        self.invalid = 0
+        self.request_errors = 0
+        self.models: Dict[str, int] = {}
+        self.finish_reasons: Dict[str, int] = {}
+        self.tokens = {"prompt": 0, "completion": 0, "cached": 0, "reasoning": 0, "total": 0}
+        self.tool_calls = 0
+        self.refusals = 0
+
+    def add(self, response: CreateChatCompletionResponse) -> None:
+        model = response.model if isinstance(response.model, str) else "(none)"
+        self.models[model] = self.models.get(model, 0) + 1
+        for choice in response.choices if isinstance(response.choices, tuple) else ():
+            reason = choice.finish_reason
+            name = reason.value if isinstance(reason, enum.Enum) else str(reason) if reason else "(none)"
+            self.finish_reasons[name] = self.finish_reasons.get(name, 0) + 1
+            message = choice.message
+            if isinstance(message, ChatCompletionResponseMessage):
+                if isinstance(message.tool_calls, tuple):
+                    self.tool_calls += len(message.tool_calls)
+                if message.function_call:
+                    self.tool_calls += 1
+                if isinstance(message.refusal, str) and message.refusal:
+                    self.refusals += 1
+        usage = response.usage
+        if isinstance(usage, CompletionUsage):
+            tokens = self.tokens
+            tokens["prompt"] += _count(usage.prompt_tokens)
+            tokens["completion"] += _count(usage.completion_tokens)
+            tokens["total"] += _count(usage.total_tokens)
+            if isinstance(usage.prompt_tokens_details, PromptTokensDetails):
+                tokens["cached"] += _count(usage.prompt_tokens_details.cached_tokens)
+            if isinstance(usage.completion_tokens_details, CompletionTokensDetails):
+                tokens["reasoning"] += _count(usage.completion_tokens_details.reasoning_tokens)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"documents": self.documents, "valid": self.valid, "invalid": self.invalid,
+                "request_errors": self.request_errors, "models": self.models,
+                "finish_reasons": self.finish_reasons, "tokens": self.tokens,
+                "tool_calls": self.tool_calls, "refusals": self.refusals}
+
+    def lines(self) -> List[str]:
+        def counts(table: Dict[str, int]) -> str:
+            return ", ".join(f"{name} ({n})" for name, n in sorted(table.items(), key=lambda kv: -kv[1])) or "-"
+        t = self.tokens
+        head = f"{_plural(self.documents, 'document')}: {self.valid} valid, {self.invalid} invalid"
+        if self.request_errors:
+            head += f", {self.request_errors} request errors"
+        return [
+            "summary: " + head,
+            "  models: " + counts(self.models),
+            "  finish reasons: " + counts(self.finish_reasons),
+            f"  tokens: prompt {t['prompt']} (cached {t['cached']}), completion {t['completion']} "
+            f"(reasoning {t['reasoning']}), total {t['total']}",
+            f"  tool calls: {self.tool_calls}, refusals: {self.refusals}",
+        ]
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _describe(response: CreateChatCompletionResponse) -> str:
+    """One line about a valid response: model, choices and finish reasons, tokens."""
+    choices = response.choices if isinstance(response.choices, tuple) else ()
+    reasons = ", ".join(
+        (c.finish_reason.value if isinstance(c.finish_reason, enum.Enum) else str(c.finish_reason)
+         if c.finish_reason else "none") for c in choices)
+    text = f"model {response.model if isinstance(response.model, str) else '(none)'}, " \
+           f"{_plural(len(choices), 'choice')} ({reasons or '-'})"
+    usage = response.usage
+    if isinstance(usage, CompletionUsage):
+        text += f", tokens {_count(usage.prompt_tokens)}+{_count(usage.completion_tokens)}={_count(usage.total_tokens)}"
+    calls = 0
+    for choice in choices:
+        if isinstance(choice.message, ChatCompletionResponseMessage) and isinstance(choice.message.tool_calls, tuple):
+            calls += len(choice.message.tool_calls)
+    if calls:
+        text += f", {_plural(calls, 'tool call')}"
+    return text
+
+
+class _Reporter:
+    """Writes the report as it goes: text lines, or one JSON object written piece by piece."""
+
+    def __init__(self, out: IO[str], as_json: bool, quiet: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+        self.quiet = quiet
+        self.tally = _Tally()
+        self.io_errors = 0
+        self.first_entry = True
+        if as_json:
+            out.write('{"documents": [')
+
+    def entry(self, where: str, status: str, kind: str, detail: str = "",
+              problems: Sequence[Problem] = ()) -> None:
+        if self.as_json:
+            if self.quiet and status == "valid":
+                return
+            item: Dict[str, Any] = {"source": where, "status": status, "kind": kind}
+            if detail:
+                item["detail"] = detail
+            if problems:
+                item["problems"] = [{"path": p.path, "message": p.message} for p in problems]
+            self.out.write(("\n  " if self.first_entry else ",\n  ") + json.dumps(item))
+            self.first_entry = False
+            return
+        if self.quiet and status == "valid":
+            return
+        line = f"{where}: {status} {kind}"
+        if detail:
+            line += f": {detail}"
+        self.out.write(line + "\n")
+        for problem in problems[:MAX_LISTED_PROBLEMS]:
+            self.out.write(f"  {problem}\n")
+        if len(problems) > MAX_LISTED_PROBLEMS:
+            self.out.write(f"  ... and {len(problems) - MAX_LISTED_PROBLEMS} more problems\n")
+
+    def valid(self, where: str, kind: str, response: CreateChatCompletionResponse, detail: str = "",
+              listed: bool = True) -> None:
+        self.tally.documents += 1
+        self.tally.valid += 1
+        self.tally.add(response)
+        if listed:
+            self.entry(where, "valid", kind, detail or _describe(response))
+
+    def invalid(self, where: str, kind: str, problems: Sequence[Problem], detail: str = "") -> None:
+        self.tally.documents += 1
+        self.tally.invalid += 1
+        self.entry(where, "invalid", kind, detail, problems)
+
+    def request_error(self, where: str, kind: str, detail: str) -> None:
+        self.tally.documents += 1
+        self.tally.request_errors += 1
+        self.entry(where, "error", kind, detail)
+
+    def io_error(self, where: str, message: str) -> None:
+        self.io_errors += 1
+        if self.as_json:
+            self.entry(where, "unreadable", "input", message)
+        else:
+            sys.stderr.write(f"chatcompletion: {where}: {message}\n")
+
+    def finish(self) -> int:
+        summary = self.tally.to_dict()
+        if self.as_json:
+            summary["io_errors"] = self.io_errors
+            self.out.write(("\n" if not self.first_entry else "") + '], "summary": ' + json.dumps(summary) + "}\n")
+        elif not self.quiet:
+            self.out.write("\n".join(self.tally.lines()) + "\n")
+        self.out.flush()
+        if self.io_errors:
+            return _USAGE_ERROR
+        return 1 if (self.tally.invalid or self.tally.request_errors) else 0
+
+
+class _InputError(Exception):
+    """An input that cannot be read as text lines (I/O error, invalid UTF-8, truncated line)."""
+
+
+def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool) -> None:
+    first = b""
+    for first in stream:
+        if first.strip():
+            break
+    if not first.strip():
+        reporter.invalid(name, "input", [Problem("<root>", "empty: no document in it")])
+        return
+    head = first.lstrip().lstrip(b"\xef\xbb\xbf")
+    if head.startswith(_SSE_PREFIXES):
+        _check_stream(reporter, name, _chain(first, stream), strict)
+        return
+    if head[:1] == b"{":
+        try:
+            document = json.loads(first)
+        except UnicodeDecodeError as exc:
+            raise _InputError(f"line 1: invalid UTF-8 ({exc.reason})") from None
+        except (ValueError, RecursionError):
+            document = MISSING
+        if isinstance(document, dict):
+            second = b""
+            for second in stream:
+                if second.strip():
+                    break
+            if not second.strip():
+                _check_document(reporter, name, document, strict)
+            else:
+                _check_lines(reporter, name, _chain(first, _chain(second, stream)), strict)
+            return
+    # A document spread over several lines (or something that is not JSON at all).
+    try:
+        text = (first + stream.read()).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _InputError(f"invalid UTF-8 at byte {exc.start} ({exc.reason})") from None
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        reporter.invalid(name, "input", [Problem("<root>", f"not JSON, JSON Lines or server-sent events: {exc}")])
+        return
+    _check_document(reporter, name, document, strict)
+
+
+def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _kind_of(document: Any) -> str:
+    if isinstance(document, dict):
+        if "custom_id" in document and ("response" in document or "error" in document):
+            return "batch"
+        if "error" in document and "choices" not in document:
+            return "error"
+        if document.get("object") == "chat.completion.chunk":
+            return "chunk"
+        choices = document.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict) and "delta" in choices[0]:
+            return "chunk"
+    return "response"
+
+
+def _check_document(reporter: _Reporter, where: str, document: Any, strict: bool,
+                    listed: bool = True, stream: Optional[ChatCompletionAccumulator] = None) -> None:
+    kind = _kind_of(document)
+    if kind == "batch":
+        error = document.get("error")
+        response = document.get("response")
+        if error is not None:
+            reporter.request_error(where, "batch line", _describe_error(error))
+            return
+        if not isinstance(response, dict):
+            reporter.invalid(where, "batch line", [Problem("response", _got("object", response))])
+            return
+        status = response.get("status_code")
+        body = response.get("body")
+        if status != 200:
+            detail = f"status {status}"
+            if isinstance(body, dict) and "error" in body:
+                detail += ": " + _describe_error(body["error"])
+            reporter.request_error(where, "batch line", detail)
+            return
+        try:
+            parsed = CreateChatCompletionResponse.from_dict(body, strict=strict)
+        except ValidationError as exc:
+            reporter.invalid(where, "batch line", [Problem("response.body." + p.path if p.path != "<root>"
+                                                           else "response.body", p.message) for p in exc.errors])
+            return
+        reporter.valid(where, "batch line", parsed, listed=listed)
+        return
+    if kind == "error":
+        reporter.request_error(where, "response", "the server returned an error: " + _describe_error(document["error"]))
+        return
+    if kind == "chunk":
+        try:
+            chunk = CreateChatCompletionStreamResponse.from_dict(document, strict=strict)
+        except ValidationError as exc:
+            reporter.invalid(where, "chunk", exc.errors)
+            return
+        if stream is not None:
+            stream.add(chunk)
+            return
+        reporter.valid(where, "chunk", accumulate([chunk]), "model " + str(chunk.model), listed=listed)
+        return
+    try:
+        parsed = CreateChatCompletionResponse.from_dict(document, strict=strict)
+    except ValidationError as exc:
+        reporter.invalid(where, "response", exc.errors)
+        return
+    reporter.valid(where, "response", parsed, listed=listed)
+
+
+def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict: bool) -> None:
+    """JSON Lines, one at a time; chunks among them add up to one stream per file."""
+    before_invalid = reporter.tally.invalid
+    before_valid = reporter.tally.valid
+    before_docs = reporter.tally.documents
+    chunks = ChatCompletionAccumulator()
+    progress = _Progress(name)
+    number = 0
+    for number, line in enumerate(lines, 1):
+        progress.tick(number)
+        if not line.strip():
+            continue
+        try:
+            document = json.loads(line)
+        except UnicodeDecodeError as exc:
+            raise _InputError(f"line {number}: invalid UTF-8 ({exc.reason})") from None
+        except (ValueError, RecursionError) as exc:
+            if not line.endswith(b"\n"):
+                raise _InputError(f"line {number}: truncated (the file ends inside a JSON document)") from None
+            reporter.invalid(f"{name}:{number}", "line", [Problem("<root>", f"invalid JSON: {exc}")])
+            continue
+        _check_document(reporter, f"{name}:{number}", document, strict, listed=False, stream=chunks)
+    progress.done()
+    if chunks.chunks:
+        reporter.valid(name, "stream", chunks.result(), f"{chunks.chunks} chunks; " + _describe(chunks.result()))
+    documents = reporter.tally.documents - before_docs
+    invalid = reporter.tally.invalid - before_invalid
+    valid = reporter.tally.valid - before_valid
+    detail = f"{number} lines, {_plural(documents, 'document')}, {valid} valid, {invalid} invalid"
+    if documents - valid - invalid:
+        detail += f", {documents - valid - invalid} request errors"
+    reporter.entry(name, "invalid" if invalid else "valid", "JSON Lines", detail)
+
+
+def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict: bool) -> None:
+    """A server-sent-events transcript: every chunk checked, then the accumulated response."""
+    accumulator = ChatCompletionAccumulator()
+    plan = CreateChatCompletionStreamResponse._plans[bool(strict)]
+    problems: List[Problem] = []
+    error: Any = MISSING
+    progress = _Progress(name)
+    try:
+        for event, data, line in _events(lines):
+            progress.tick(line)
+            if data == _DONE:
+                break
+            try:
+                document = json.loads(data)
+            except (ValueError, RecursionError) as exc:
+                if event == "error":
+                    error = data
+                    break
+                problems.append(Problem(f"line {line}", f"invalid JSON in data: {exc}"))
+                continue
+            if event == "error" or (isinstance(document, dict) and "error" in document):
+                error = document.get("error", document) if isinstance(document, dict) else document
+                break
+            try:
+                accumulator.add(plan.parse_root(document))
+            except ValidationError as exc:
+                problems.extend(Problem(f"line {line}: {p.path}", p.message) for p in exc.errors)
+    except UnicodeDecodeError as exc:
+        raise _InputError(f"invalid UTF-8 ({exc.reason})") from None
+    progress.done()
+    if problems:
+        reporter.invalid(name, "stream", problems, f"{accumulator.chunks} valid chunks")
+    elif error is not MISSING:
+        reporter.request_error(name, "stream", f"the server sent an error after {accumulator.chunks} chunks: "
+                               + _describe_error(error))
+    elif not accumulator.chunks:
+        reporter.invalid(name, "stream", [Problem("<stream>", "no chunks in it")])
+    else:
+        result = accumulator.result()
+        reporter.valid(name, "stream", result, f"{accumulator.chunks} chunks; " + _describe(result))
+
+
+class _Progress:
+    """Lines read and rate on stderr, for long inputs, only when stderr is a terminal."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.enabled = sys.stderr.isatty()
+        self.start = self.last = time.monotonic()
+        self.shown = False
+
+    def tick(self, lines: int) -> None:
+        if not self.enabled or lines & 1023:
+            return
+        now = time.monotonic()
+        if now - self.last >= _PROGRESS_SECONDS:
+            self.last = now
+            rate = lines / max(now - self.start, 1e-9)
+            sys.stderr.write(f"\r{self.name}: {lines} lines, {rate:,.0f} lines/s ")
+            sys.stderr.flush()
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The command line: check responses, streams and JSON Lines files; see ``--help``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="chatcompletion",
+        description="Check OpenAI chat-completion responses, streams and batch files, and summarise them.",
+        epilog=_HELP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files to check; - reads standard input")
+    parser.add_argument("--strict", action="store_true", help="check exactly against the OpenAI spec")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument("--quiet", action="store_true", help="print only problems")
+    parser.add_argument("--version", action="version", version=f"chatcompletion {__version__}")
+    args = parser.parse_args(argv)
+    out: IO[str] = sys.stdout
+    wrapped: Optional[io.TextIOWrapper] = None
+    if hasattr(sys.stdout, "buffer"):
+        # Model names and errors may hold any character; never fail on the terminal's encoding.
+        out = wrapped = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors="replace")
+    reporter = _Reporter(out, args.json, args.quiet)
+    try:
+        for path in args.paths:
+            try:
+                if path == "-":
+                    _check_input(reporter, "<stdin>", sys.stdin.buffer, args.strict)
+                else:
+                    with open(path, "rb") as stream:
+                        _check_input(reporter, path, stream, args.strict)
+            except OSError as exc:
+                reporter.io_error(path, exc.strerror or str(exc))
+            except _InputError as exc:
+                reporter.io_error(path, str(exc))
+        return reporter.finish()
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    finally:
+        if wrapped is not None:
+            try:
+                wrapped.flush()
+                wrapped.detach()
+            except (OSError, ValueError):
+                pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
