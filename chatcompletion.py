@@ -17,6 +17,8 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field, fields, make_dataclass
+from itertools import product
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import (
     IO,
@@ -62,6 +64,9 @@ MAX_DEPTH = 10_000
 MAX_QUOTE = 60
 # How many problems str(ValidationError) lists before summarising the rest.
 MAX_LISTED_PROBLEMS = 20
+# A model whose fields allow more combinations of value types than this gets no
+# one-lookup type check (see _Plan.signatures); it is checked field by field.
+MAX_SIGNATURES = 1024
 
 _SLOTS: Dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
 
@@ -421,9 +426,9 @@ class _Scalar(_Kind):
             problems.append(Problem(_show(path), _got(self.expected, value)))
 
     def dump(self, value: Any) -> Any:
-        if isinstance(value, enum.Enum):
-            return value.value
-        return value
+        if type(value) is str or self.enum_type is None or value is None:
+            return value
+        return str.__str__(value)  # an enum member's plain string
 
 
 class _AnyJSON(_Kind):
@@ -447,8 +452,8 @@ class _Object(_Kind):
     needs_dump = True
 
     def __init__(self, model: "Type[_Model]", strict: bool, nullable: bool) -> None:
-        self.model = model
-        self.strict = strict
+        self.plan = model._plans[strict]
+        self.build = self.plan.build
         self.nullable = nullable
 
     def parse(self, value: Any) -> Any:
@@ -456,14 +461,14 @@ class _Object(_Kind):
             if self.nullable:
                 return None
             raise _INVALID
-        return self.model._plans[self.strict].build(value)
+        return self.build(value)
 
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
         if value is None:
             if not self.nullable:
                 problems.append(Problem(_show(path), _got("object", value)))
             return
-        self.model._plans[self.strict].explain(value, path, problems)
+        self.plan.explain(value, path, problems)
 
     def dump(self, value: Any) -> Any:
         if value is None:
@@ -526,6 +531,8 @@ class _Array(_Kind):
         self.nullable = nullable
         self.item_plain = item.plain
         self.item_needs_dump = item.needs_dump
+        # Items that are models go straight to their plan (a null item is refused there).
+        self.item_parse = item.build if isinstance(item, _Object) else item.parse
 
     def parse(self, value: Any) -> Any:
         if type(value) is not list:
@@ -534,11 +541,11 @@ class _Array(_Kind):
             if not isinstance(value, list):
                 raise _INVALID
         plain = self.item_plain
-        if plain:
-            # One C-level pass over the item types checks most arrays (bytes, enums) at once.
+        if plain and not self.item_needs_dump:
+            # One C-level pass over the item types checks arrays of scalars (bytes) at once.
             if plain.issuperset(map(type, value)):
                 return tuple(value)
-        parse = self.item.parse
+        parse = self.item_parse
         return tuple([parse(item) for item in value])
 
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
@@ -595,6 +602,8 @@ class _Map(_Kind):
     def dump(self, value: Any) -> Any:
         if value is None:
             return None
+        if not self.value.needs_dump:
+            return dict(value)
         dump = self.value.dump
         return {key: dump(item) for key, item in value.items()}
 
@@ -728,25 +737,60 @@ class _Plan:
         self.keyset: FrozenSet[str] = frozenset(self.keys)
         self.kinds: Tuple[_Kind, ...] = tuple(d.make(strict) for _, d in decls)
         self.required: Tuple[bool, ...] = tuple(strict and d.required for _, d in decls)
-        self.fields: Tuple[Tuple[str, Callable[[Any], Any], bool], ...] = tuple(
-            zip(self.keys, [k.parse for k in self.kinds], self.required))
-        # Fast path: every known key present, and every value of a type that needs no
-        # conversion except at the listed positions, which get their kind's parse().
+        # Per field: key, parse, whether required, and the value types that need no parse at all.
+        self.fields: Tuple[Tuple[str, Callable[[Any], Any], bool, FrozenSet[type]], ...] = tuple(
+            (key, kind.parse, required, frozenset() if kind.needs_dump else kind.plain)
+            for key, kind, required in zip(self.keys, self.kinds, self.required))
+        self.get_all = itemgetter(*self.keys)
+        self.size = len(self.keys)
+        # The fast path: when every known key is present, one set lookup on the tuple of value
+        # types checks all the plain fields, and only the listed positions are parsed.
         self.convert: Tuple[Tuple[int, Callable[[Any], Any]], ...] = tuple(
-            (i, k.parse) for i, k in enumerate(self.kinds) if not k.plain or k.needs_dump)
-        self.fast_types: Tuple[FrozenSet[type], ...] = tuple(
-            k.plain if (k.plain and not k.needs_dump) else frozenset() for k in self.kinds)
+            (i, kind.parse) for i, kind in enumerate(self.kinds) if kind.needs_dump or not kind.plain)
+        self.signatures: FrozenSet[Tuple[type, ...]] = self._signatures()
         self.twin: Callable[..., Any] = model._twin
+
+    def _signatures(self) -> FrozenSet[Tuple[type, ...]]:
+        choices: List[Tuple[type, ...]] = []
+        count = 1
+        for kind in self.kinds:
+            types = _container_types(kind)
+            if not types:
+                return frozenset()
+            choices.append(tuple(types))
+            count *= len(types)
+        if count > MAX_SIGNATURES or len(self.keys) < 2:
+            return frozenset()
+        return frozenset(product(*choices))
 
     def build(self, data: Any) -> Any:
         if type(data) is not dict:
             if not isinstance(data, dict):
                 raise _INVALID
+        size = self.size
+        if len(data) < size:  # some key is surely missing: skip the KeyError
+            return self.build_some(data)
+        try:
+            found = self.get_all(data)
+        except KeyError:
+            return self.build_some(data)
+        if tuple(map(type, found)) not in self.signatures:
+            return self.build_some(data)
+        values = list(found)
+        for index, parse in self.convert:
+            values[index] = parse(values[index])
+        values.append(_NO_EXTRA if len(data) == size else self.extras(data))
+        instance = self.twin(*values)
+        instance.__class__ = self.model
+        return instance
+
+    def build_some(self, data: Mapping[Any, Any]) -> Any:
+        """The general path: keys may be missing, and each value is checked on its own."""
         values: List[Any] = []
         append = values.append
         get = data.get
         present = 0
-        for key, parse, required in self.fields:
+        for key, parse, required, plain in self.fields:
             value = get(key, MISSING)
             if value is MISSING:
                 if required:
@@ -754,11 +798,8 @@ class _Plan:
                 append(MISSING)
             else:
                 present += 1
-                append(parse(value))
-        if present == len(data):
-            append(_NO_EXTRA)
-        else:
-            append(self.extras(data))
+                append(value if type(value) in plain else parse(value))
+        append(_NO_EXTRA if present == len(data) else self.extras(data))
         instance = self.twin(*values)
         instance.__class__ = self.model
         return instance
@@ -812,13 +853,29 @@ class _Plan:
 M = TypeVar("M", bound="_Model")
 
 
+def _container_types(kind: _Kind) -> FrozenSet[type]:
+    """The Python types a kind may receive that the fast path's type check can vouch for."""
+    nulls = {type(None)} if kind.nullable else set()
+    if isinstance(kind, _Scalar):
+        return kind.plain if kind.enum_type is None else frozenset({str} | nulls)
+    if isinstance(kind, (_Object, _Map)):
+        return frozenset({dict} | nulls)
+    if isinstance(kind, _Array):
+        return frozenset({list} | nulls)
+    if isinstance(kind, _Content):
+        return frozenset({str, list, type(None)})
+    return frozenset()
+
+
 class _Model:
     """Behaviour shared by every model class: parsing, dumping, pickling."""
 
     __slots__ = ()
     _plans: ClassVar[Tuple[_Plan, _Plan]]
     _twin: ClassVar[Callable[..., Any]]
-    _dumpers: ClassVar[Tuple[Tuple[str, Optional[Callable[[Any], Any]]], ...]]
+    _keys: ClassVar[Tuple[str, ...]]
+    _get_values: ClassVar["attrgetter[Tuple[Any, ...]]"]
+    _dumpers: ClassVar[Tuple[Tuple[str, Callable[[Any], Any]], ...]]
 
     @classmethod
     def from_dict(cls: Type[M], data: Any, *, strict: bool = False) -> M:
@@ -828,11 +885,14 @@ class _Model:
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON object this model stands for: known keys in wire order, then unknown keys."""
-        result: Dict[str, Any] = {}
+        values = self._get_values(self)
+        if MISSING in values:
+            result = {key: value for key, value in zip(self._keys, values) if value is not MISSING}
+        else:
+            result = dict(zip(self._keys, values))
         for key, dump in self._dumpers:
-            value = getattr(self, key)
-            if value is not MISSING:
-                result[key] = value if dump is None else dump(value)
+            if key in result:
+                result[key] = dump(result[key])
         extra = getattr(self, "extra")
         if extra:
             for key, value in extra.items():
@@ -857,8 +917,10 @@ def _model(cls: Type[M]) -> Type[M]:
     # the same layout without the freeze: the core fills one and hands it the public class.
     cls._twin = make_dataclass(cls.__name__, [(name, object) for name in names], bases=(_Model,), **_SLOTS)
     cls._plans = (_Plan(cls, False), _Plan(cls, True))
-    cls._dumpers = tuple((key, kind.dump if kind.needs_dump else None)
-                         for key, kind in zip(cls._plans[0].keys, cls._plans[0].kinds))
+    lenient = cls._plans[0]
+    cls._keys = lenient.keys
+    cls._get_values = attrgetter(*lenient.keys)
+    cls._dumpers = tuple((key, kind.dump) for key, kind in zip(lenient.keys, lenient.kinds) if kind.needs_dump)
     return cls
 
 
