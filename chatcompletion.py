@@ -16,8 +16,8 @@ import io
 import json
 import sys
 import time
-from dataclasses import dataclass, field, fields, make_dataclass
-from itertools import product
+from dataclasses import dataclass, field, fields
+from itertools import chain, islice, repeat
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import (
@@ -64,9 +64,8 @@ MAX_DEPTH = 10_000
 MAX_QUOTE = 60
 # How many problems str(ValidationError) lists before summarising the rest.
 MAX_LISTED_PROBLEMS = 20
-# A model whose fields allow more combinations of value types than this gets no
-# one-lookup type check (see _Plan.signatures); it is checked field by field.
-MAX_SIGNATURES = 1024
+# Arrays of at least this many objects are checked column by column (see _Plan.build_many).
+COLUMN_MIN = 4
 
 _SLOTS: Dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
 
@@ -337,21 +336,37 @@ def _explain_json(value: Any, path: str, problems: List[Problem]) -> None:
 # import; the shared core in _Plan does the rest.
 
 
+_NONE_TYPE: FrozenSet[type] = frozenset({type(None)})
+_DICT_TYPE: FrozenSet[type] = frozenset({dict})
+_LIST_TYPE: FrozenSet[type] = frozenset({list})
+_JSON_TYPES: FrozenSet[type] = _JSON_SCALARS | {dict, list}
+
+
 class _Kind:
     nullable = False
-    # The exact Python types that parse() returns unchanged; the fast path trusts them.
+    # The exact Python types that parse() returns unchanged.
     plain: FrozenSet[type] = frozenset()
+    # The types the fast paths let through without a closer look: ``plain`` as they are,
+    # the rest (containers, enum strings) on to parse().
+    accepts: FrozenSet[type] = frozenset()
     # Whether dump() must convert the stored value (nested models, tuples, mappings).
     needs_dump = False
 
     def parse(self, value: Any) -> Any:
         raise NotImplementedError
 
+    def parse_column(self, column: List[Any]) -> List[Any]:
+        """parse() over the values of one field across many objects (subclasses do it in bulk)."""
+        return list(map(self.parse, column))
+
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
         raise NotImplementedError
 
     def dump(self, value: Any) -> Any:
         return value
+
+    def dump_column(self, column: List[Any]) -> List[Any]:
+        return list(map(self.dump, column))
 
 
 class _Scalar(_Kind):
@@ -368,16 +383,20 @@ class _Scalar(_Kind):
         if only is not None:
             members = {value: members[value] for value in only}
         self.members: Dict[Any, Any] = members
+        self.member_values: FrozenSet[str] = frozenset(members)
         base = {"str": (str,), "int": (int,), "number": (int, float), "bool": (bool,)}[name]
         nulls = (type(None),) if nullable else ()
         # Enum values are converted to members, so they never take the plain path.
         self.plain = frozenset(nulls if enum_type else base + nulls)
+        self.accepts = self.plain | ({str} if enum_type else set())
         self.needs_dump = enum_type is not None
         self.expected = name
         if only is not None:
             self.expected = "one of " + ", ".join(repr(value) for value in only)
         if nullable:
             self.expected += " or null"
+        if enum_type is not None:
+            self.parse = self.parse_enum  # type: ignore[method-assign]
 
     def parse(self, value: Any) -> Any:
         t = type(value)
@@ -419,6 +438,26 @@ class _Scalar(_Kind):
             return self.parse(float(value))
         raise _INVALID
 
+    def parse_enum(self, value: Any) -> Any:
+        if type(value) is str:
+            member = self.members.get(value)
+            if member is not None:
+                return member
+            if not self.enum_only:
+                return value
+        return _Scalar.parse(self, value)
+
+    def parse_column(self, column: List[Any]) -> List[Any]:
+        if self.enum_type is None:
+            if self.plain.issuperset(map(type, column)):
+                return column
+        elif {str}.issuperset(map(type, column)):
+            if not self.enum_only:
+                return list(map(self.members.get, column, column))
+            if self.member_values.issuperset(column):
+                return list(map(self.members.__getitem__, column))
+        return list(map(self.parse, column))
+
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
         try:
             self.parse(value)
@@ -435,6 +474,7 @@ class _AnyJSON(_Kind):
     """Any JSON value, copied (the spec requires ``url_citation.title`` but gives it no type)."""
 
     needs_dump = True
+    accepts = _JSON_TYPES
 
     def parse(self, value: Any) -> Any:
         return _copy_json(value)
@@ -452,9 +492,12 @@ class _Object(_Kind):
     needs_dump = True
 
     def __init__(self, model: "Type[_Model]", strict: bool, nullable: bool) -> None:
+        self.model = model
         self.plan = model._plans[strict]
         self.build = self.plan.build
         self.nullable = nullable
+        self.accepts = _DICT_TYPE | (_NONE_TYPE if nullable else frozenset())
+        self.plain = _NONE_TYPE if nullable else frozenset()
 
     def parse(self, value: Any) -> Any:
         if value is None:
@@ -462,6 +505,11 @@ class _Object(_Kind):
                 return None
             raise _INVALID
         return self.build(value)
+
+    def parse_column(self, column: List[Any]) -> List[Any]:
+        if _DICT_TYPE.issuperset(map(type, column)):
+            return self.plan.build_many(column)
+        return list(map(self.parse, column))
 
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
         if value is None:
@@ -475,6 +523,11 @@ class _Object(_Kind):
             return None
         return value.to_dict()
 
+    def dump_column(self, column: List[Any]) -> List[Any]:
+        if None in column:
+            return list(map(self.dump, column))
+        return _dump_many(self.model, column)
+
 
 class _OneOf(_Kind):
     """Models told apart by their ``type`` key (tool calls, moderation results)."""
@@ -487,6 +540,8 @@ class _OneOf(_Kind):
         self.fallback = fallback
         self.strict = strict
         self.nullable = nullable
+        self.accepts = _DICT_TYPE | (_NONE_TYPE if nullable else frozenset())
+        self.plain = _NONE_TYPE if nullable else frozenset()
 
     def _model_for(self, value: Any) -> "Optional[Type[_Model]]":
         tag = value.get("type") if isinstance(value, dict) else None
@@ -529,10 +584,12 @@ class _Array(_Kind):
     def __init__(self, item: _Kind, nullable: bool) -> None:
         self.item = item
         self.nullable = nullable
-        self.item_plain = item.plain
+        self.accepts = _LIST_TYPE | (_NONE_TYPE if nullable else frozenset())
+        self.plain = _NONE_TYPE if nullable else frozenset()
+        self.item_plain = item.plain if not item.needs_dump else frozenset()
         self.item_needs_dump = item.needs_dump
-        # Items that are models go straight to their plan (a null item is refused there).
-        self.item_parse = item.build if isinstance(item, _Object) else item.parse
+        # Items that are models go straight to their plan, many at a time.
+        self.item_plan = item.plan if isinstance(item, _Object) and not item.nullable else None
 
     def parse(self, value: Any) -> Any:
         if type(value) is not list:
@@ -540,13 +597,27 @@ class _Array(_Kind):
                 return None
             if not isinstance(value, list):
                 raise _INVALID
-        plain = self.item_plain
-        if plain and not self.item_needs_dump:
-            # One C-level pass over the item types checks arrays of scalars (bytes) at once.
-            if plain.issuperset(map(type, value)):
-                return tuple(value)
-        parse = self.item_parse
-        return tuple([parse(item) for item in value])
+            value = list(value)
+        if not value:
+            return ()
+        if self.item_plan is not None:
+            if len(value) < COLUMN_MIN:
+                return tuple(map(self.item_plan.build, value))
+            return tuple(self.item_plan.build_many(value))
+        # One C-level pass over the item types checks arrays of scalars (bytes) at once.
+        if self.item_plain and self.item_plain.issuperset(map(type, value)):
+            return tuple(value)
+        return tuple(map(self.item.parse, value))
+
+    def parse_column(self, column: List[Any]) -> List[Any]:
+        if _LIST_TYPE.issuperset(map(type, column)):
+            if self.item_plan is not None:
+                # Every array's objects as one column, then cut back into one tuple per array.
+                built = iter(self.item_plan.build_many(list(chain.from_iterable(column))))
+                return list(map(tuple, map(islice, repeat(built), map(len, column))))
+            if self.item_plain and self.item_plain.issuperset(map(type, chain.from_iterable(column))):
+                return list(map(tuple, column))
+        return list(map(self.parse, column))
 
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
         if not isinstance(value, list):
@@ -561,8 +632,15 @@ class _Array(_Kind):
             return None
         if not self.item_needs_dump:
             return list(value)
-        dump = self.item.dump
-        return [dump(item) for item in value]
+        return self.item.dump_column(list(value))
+
+    def dump_column(self, column: List[Any]) -> List[Any]:
+        if None in column:
+            return list(map(self.dump, column))
+        if not self.item_needs_dump:
+            return list(map(list, column))
+        dumped = iter(self.item.dump_column(list(chain.from_iterable(column))))
+        return list(map(list, map(islice, repeat(dumped), map(len, column))))
 
 
 class _Map(_Kind):
@@ -573,6 +651,8 @@ class _Map(_Kind):
     def __init__(self, value: _Kind, nullable: bool) -> None:
         self.value = value
         self.nullable = nullable
+        self.accepts = _DICT_TYPE | (_NONE_TYPE if nullable else frozenset())
+        self.plain = _NONE_TYPE if nullable else frozenset()
 
     def parse(self, value: Any) -> Any:
         if value is None and self.nullable:
@@ -613,6 +693,7 @@ class _Content(_Kind):
 
     needs_dump = True
     nullable = True
+    accepts = frozenset({str, list, type(None)})
 
     def parse(self, value: Any) -> Any:
         if type(value) is str or value is None:
@@ -726,83 +807,73 @@ def _extra() -> Any:
 
 
 class _Plan:
-    """Everything needed to parse or explain one model in one mode, computed once at import."""
+    """Everything needed to parse or explain one model in one mode, computed once at import.
+
+    ``build`` checks and converts one object, ``build_many`` a list of them, raising _INVALID
+    without saying why; only ``explain`` says what is wrong.
+    """
 
     def __init__(self, model: "Type[_Model]", strict: bool) -> None:
+        # A build: only the keys the object has are looked at (most objects leave optional keys
+        # out).  build_many: see there.
         decls: List[Tuple[str, _Decl]] = [
             (f.name, f.metadata["decl"]) for f in fields(model) if "decl" in f.metadata]  # type: ignore[arg-type]
         self.model = model
         self.strict = strict
         self.keys: Tuple[str, ...] = tuple(name for name, _ in decls)
         self.keyset: FrozenSet[str] = frozenset(self.keys)
+        self.size = len(self.keys)
         self.kinds: Tuple[_Kind, ...] = tuple(d.make(strict) for _, d in decls)
         self.required: Tuple[bool, ...] = tuple(strict and d.required for _, d in decls)
-        # Per field: key, parse, whether required, and the value types that need no parse at all.
-        self.fields: Tuple[Tuple[str, Callable[[Any], Any], bool, FrozenSet[type]], ...] = tuple(
-            (key, kind.parse, required, frozenset() if kind.needs_dump else kind.plain)
-            for key, kind, required in zip(self.keys, self.kinds, self.required))
-        self.get_all = itemgetter(*self.keys)
-        self.size = len(self.keys)
-        # The fast path: when every known key is present, one set lookup on the tuple of value
-        # types checks all the plain fields, and only the listed positions are parsed.
-        self.convert: Tuple[Tuple[int, Callable[[Any], Any]], ...] = tuple(
-            (i, kind.parse) for i, kind in enumerate(self.kinds) if kind.needs_dump or not kind.plain)
-        self.signatures: FrozenSet[Tuple[type, ...]] = self._signatures()
+        # Per known key: its position, the value types kept as they are, and the parse for the rest
+        # (a nested model's plan directly, saving a call).
+        self.slots: Dict[str, Tuple[int, FrozenSet[type], Callable[[Any], Any]]] = {
+            key: (index, kind.plain, kind.build if isinstance(kind, _Object) else kind.parse)
+            for index, (key, kind) in enumerate(zip(self.keys, self.kinds))}
+        self.blank: List[Any] = [MISSING] * self.size
+        self.required_indexes = tuple(index for index, required in enumerate(self.required) if required)
+        self.getters = tuple(itemgetter(key) for key in self.keys)
+        self.column_parsers = tuple(kind.parse_column for kind in self.kinds)
         self.twin: Callable[..., Any] = model._twin
 
-    def _signatures(self) -> FrozenSet[Tuple[type, ...]]:
-        choices: List[Tuple[type, ...]] = []
-        count = 1
-        for kind in self.kinds:
-            types = _container_types(kind)
-            if not types:
-                return frozenset()
-            choices.append(tuple(types))
-            count *= len(types)
-        if count > MAX_SIGNATURES or len(self.keys) < 2:
-            return frozenset()
-        return frozenset(product(*choices))
-
     def build(self, data: Any) -> Any:
+        """Check and convert one object, looking only at the keys it has."""
         if type(data) is not dict:
             if not isinstance(data, dict):
                 raise _INVALID
-        size = self.size
-        if len(data) < size:  # some key is surely missing: skip the KeyError
-            return self.build_some(data)
-        try:
-            found = self.get_all(data)
-        except KeyError:
-            return self.build_some(data)
-        if tuple(map(type, found)) not in self.signatures:
-            return self.build_some(data)
-        values = list(found)
-        for index, parse in self.convert:
-            values[index] = parse(values[index])
-        values.append(_NO_EXTRA if len(data) == size else self.extras(data))
+        values = self.blank[:]
+        slots = self.slots
+        unknown = False
+        for key, value in data.items():
+            slot = slots.get(key)
+            if slot is None:
+                unknown = True
+            else:
+                index, plain, parse = slot
+                values[index] = value if type(value) in plain else parse(value)
+        for index in self.required_indexes:
+            if values[index] is MISSING:
+                raise _INVALID
+        values.append(self.extras(data) if unknown else _NO_EXTRA)
         instance = self.twin(*values)
         instance.__class__ = self.model
         return instance
 
-    def build_some(self, data: Mapping[Any, Any]) -> Any:
-        """The general path: keys may be missing, and each value is checked on its own."""
-        values: List[Any] = []
-        append = values.append
-        get = data.get
-        present = 0
-        for key, parse, required, plain in self.fields:
-            value = get(key, MISSING)
-            if value is MISSING:
-                if required:
-                    raise _INVALID
-                append(MISSING)
-            else:
-                present += 1
-                append(value if type(value) in plain else parse(value))
-        append(_NO_EXTRA if present == len(data) else self.extras(data))
-        instance = self.twin(*values)
-        instance.__class__ = self.model
-        return instance
+    def build_many(self, items: List[Any]) -> List[Any]:
+        """Build a list of objects; when they all have exactly the known keys, column by column."""
+        count = len(items)
+        if count < COLUMN_MIN or not _DICT_TYPE.issuperset(map(type, items)) or {self.size} != set(map(len, items)):
+            return list(map(self.build, items))
+        try:
+            columns = [list(map(getter, items)) for getter in self.getters]
+        except KeyError:
+            return list(map(self.build, items))
+        columns = list(map(_call, self.column_parsers, columns))
+        instances = list(map(self.twin, *columns, repeat(_NO_EXTRA, count)))
+        model = self.model
+        for instance in instances:
+            instance.__class__ = model
+        return instances
 
     def extras(self, data: Mapping[Any, Any]) -> Mapping[str, Any]:
         keyset = self.keyset
@@ -853,18 +924,20 @@ class _Plan:
 M = TypeVar("M", bound="_Model")
 
 
-def _container_types(kind: _Kind) -> FrozenSet[type]:
-    """The Python types a kind may receive that the fast path's type check can vouch for."""
-    nulls = {type(None)} if kind.nullable else set()
-    if isinstance(kind, _Scalar):
-        return kind.plain if kind.enum_type is None else frozenset({str} | nulls)
-    if isinstance(kind, (_Object, _Map)):
-        return frozenset({dict} | nulls)
-    if isinstance(kind, _Array):
-        return frozenset({list} | nulls)
-    if isinstance(kind, _Content):
-        return frozenset({str, list, type(None)})
-    return frozenset()
+def _call(function: Callable[[Any], Any], argument: Any) -> Any:
+    return function(argument)
+
+
+def _dump_many(model: "Type[_Model]", instances: List[Any]) -> List[Dict[str, Any]]:
+    """to_dict() of many instances of one model, column by column when none has missing or extra keys."""
+    if len(instances) < COLUMN_MIN:
+        return [instance.to_dict() for instance in instances]
+    columns = [list(map(getter, instances)) for getter in model._attr_getters]
+    if any(map(len, columns.pop())) or any(map(list.__contains__, columns, repeat(MISSING))):
+        return [instance.to_dict() for instance in instances]
+    for index, dump_column in model._column_dumpers:
+        columns[index] = dump_column(columns[index])
+    return list(map(dict, map(zip, repeat(model._keys), zip(*columns))))
 
 
 class _Model:
@@ -876,6 +949,8 @@ class _Model:
     _keys: ClassVar[Tuple[str, ...]]
     _get_values: ClassVar["attrgetter[Tuple[Any, ...]]"]
     _dumpers: ClassVar[Tuple[Tuple[str, Callable[[Any], Any]], ...]]
+    _attr_getters: ClassVar[Tuple["attrgetter[Any]", ...]]
+    _column_dumpers: ClassVar[Tuple[Tuple[int, Callable[[List[Any]], List[Any]]], ...]]
 
     @classmethod
     def from_dict(cls: Type[M], data: Any, *, strict: bool = False) -> M:
@@ -915,12 +990,20 @@ def _model(cls: Type[M]) -> Type[M]:
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     # Frozen dataclasses set each field through object.__setattr__, which is slow.  The twin has
     # the same layout without the freeze: the core fills one and hands it the public class.
-    cls._twin = make_dataclass(cls.__name__, [(name, object) for name in names], bases=(_Model,), **_SLOTS)
+    # Only its __init__ is generated; on 3.10+ its slots are declared directly, which matches the
+    # public class's layout without the extra class that slots=True builds.
+    namespace: Dict[str, Any] = {"__annotations__": {name: object for name in names}}
+    if _SLOTS:
+        namespace["__slots__"] = tuple(names)
+    cls._twin = dataclass(repr=False, eq=False)(type(cls.__name__, (_Model,), namespace))
     cls._plans = (_Plan(cls, False), _Plan(cls, True))
     lenient = cls._plans[0]
     cls._keys = lenient.keys
     cls._get_values = attrgetter(*lenient.keys)
     cls._dumpers = tuple((key, kind.dump) for key, kind in zip(lenient.keys, lenient.kinds) if kind.needs_dump)
+    cls._attr_getters = tuple(attrgetter(name) for name in names)  # the known fields, then extra
+    cls._column_dumpers = tuple(
+        (index, kind.dump_column) for index, kind in enumerate(lenient.kinds) if kind.needs_dump)
     return cls
 
 
