@@ -493,7 +493,7 @@ class _Object(_Kind):
 
     def __init__(self, model: "Type[_Model]", strict: bool, nullable: bool) -> None:
         self.model = model
-        self.plan = model._plans[strict]
+        self.plan = _plans_of(model)[strict]
         self.build = self.plan.build
         self.nullable = nullable
         self.accepts = _DICT_TYPE | (_NONE_TYPE if nullable else frozenset())
@@ -554,7 +554,7 @@ class _OneOf(_Kind):
         model = self._model_for(value)
         if model is None:
             raise _INVALID
-        return model._plans[self.strict].build(value)
+        return _plans_of(model)[self.strict].build(value)
 
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
         if value is None and self.nullable:
@@ -568,7 +568,7 @@ class _OneOf(_Kind):
             problems.append(Problem(_show(_join(path, "type")), _got(tags, value.get("type", MISSING))
                                     if "type" in value else f"required key is missing (one of {tags})"))
             return
-        model._plans[self.strict].explain(value, path, problems)
+        _plans_of(model)[self.strict].explain(value, path, problems)
 
     def dump(self, value: Any) -> Any:
         if value is None:
@@ -947,25 +947,30 @@ class _Model:
     _plans: ClassVar[Tuple[_Plan, _Plan]]
     _twin: ClassVar[Callable[..., Any]]
     _keys: ClassVar[Tuple[str, ...]]
-    _get_values: ClassVar["attrgetter[Tuple[Any, ...]]"]
+    _get_values: ClassVar[Any]  # an attrgetter of the known fields
     _dumpers: ClassVar[Tuple[Tuple[str, Callable[[Any], Any]], ...]]
-    _attr_getters: ClassVar[Tuple["attrgetter[Any]", ...]]
+    _attr_getters: ClassVar[Tuple[Any, ...]]
     _column_dumpers: ClassVar[Tuple[Tuple[int, Callable[[List[Any]], List[Any]]], ...]]
 
     @classmethod
     def from_dict(cls: Type[M], data: Any, *, strict: bool = False) -> M:
         """Check ``data`` (a decoded JSON object) and build the model; raises ValidationError."""
-        result: M = cls._plans[bool(strict)].parse_root(data)
+        result: M = _plans_of(cls)[bool(strict)].parse_root(data)
         return result
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON object this model stands for: known keys in wire order, then unknown keys."""
+        try:
+            dumpers = self._dumpers
+        except AttributeError:
+            _prepare_models()
+            dumpers = self._dumpers
         values = self._get_values(self)
         if MISSING in values:
             result = {key: value for key, value in zip(self._keys, values) if value is not MISSING}
         else:
             result = dict(zip(self._keys, values))
-        for key, dump in self._dumpers:
+        for key, dump in dumpers:
             if key in result:
                 result[key] = dump(result[key])
         extra = getattr(self, "extra")
@@ -978,33 +983,75 @@ class _Model:
     def __reduce__(self) -> Any:
         return (_restore, (type(self), self.to_dict()))
 
+    # One shared __eq__, __repr__ and __hash__, behaving as dataclass would generate them
+    # (all fields compared and shown, ``extra`` left out of the hash), instead of a generated
+    # copy per class: generating them is most of what importing the module would cost.
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return bool(self._get_values(self) == self._get_values(other)
+                    and getattr(self, "extra") == getattr(other, "extra"))
+
+    def __hash__(self) -> int:
+        return hash(self._get_values(self))
+
+    def __repr__(self) -> str:
+        values = self._get_values(self) + (getattr(self, "extra"),)
+        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._keys + ("extra",), values))
+        return f"{type(self).__qualname__}({shown})"
+
 
 def _restore(model: "Type[_Model]", data: Dict[str, Any]) -> Any:
-    return model._plans[False].build(data)
+    return _plans_of(model)[False].build(data)
 
+
+
+_MODELS: List["Type[_Model]"] = []
 
 
 def _model(cls: Type[M]) -> Type[M]:
-    """Finish a model class: its frozen dataclass, its construction twin and its plans."""
-    cls = dataclass(frozen=True, **_SLOTS)(cls)
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    # Frozen dataclasses set each field through object.__setattr__, which is slow.  The twin has
-    # the same layout without the freeze: the core fills one and hands it the public class.
-    # Only its __init__ is generated; on 3.10+ its slots are declared directly, which matches the
-    # public class's layout without the extra class that slots=True builds.
-    namespace: Dict[str, Any] = {"__annotations__": {name: object for name in names}}
-    if _SLOTS:
-        namespace["__slots__"] = tuple(names)
-    cls._twin = dataclass(repr=False, eq=False)(type(cls.__name__, (_Model,), namespace))
-    cls._plans = (_Plan(cls, False), _Plan(cls, True))
-    lenient = cls._plans[0]
-    cls._keys = lenient.keys
-    cls._get_values = attrgetter(*lenient.keys)
-    cls._dumpers = tuple((key, kind.dump) for key, kind in zip(lenient.keys, lenient.kinds) if kind.needs_dump)
-    cls._attr_getters = tuple(attrgetter(name) for name in names)  # the known fields, then extra
-    cls._column_dumpers = tuple(
-        (index, kind.dump_column) for index, kind in enumerate(lenient.kinds) if kind.needs_dump)
+    """Make a model class a frozen dataclass; its parsing machinery comes on first use."""
+    cls = dataclass(frozen=True, eq=False, repr=False, **_SLOTS)(cls)
+    cls._keys = tuple(f.name for f in fields(cls) if "decl" in f.metadata)  # type: ignore[arg-type]
+    cls._get_values = attrgetter(*cls._keys)
+    _MODELS.append(cls)
     return cls
+
+
+def _plans_of(model: "Type[_Model]") -> Tuple[_Plan, _Plan]:
+    try:
+        return model._plans
+    except AttributeError:
+        _prepare_models()
+        return model._plans
+
+
+def _prepare_models() -> None:
+    """Give every model its construction twin, its two plans and its dumpers.
+
+    Done once, on the first parse or dump, so that importing the module stays cheap.  Models
+    are prepared in the order they were declared, nested ones first.
+    """
+    for cls in _MODELS:
+        if "_plans" in cls.__dict__:
+            continue
+        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        # Frozen dataclasses set each field through object.__setattr__, which is slow.  The twin
+        # has the same layout without the freeze: the core fills one and hands it the public
+        # class.  Only its __init__ is generated; on 3.10+ its slots are declared directly,
+        # matching the public class's layout without the extra class that slots=True builds.
+        namespace: Dict[str, Any] = {"__annotations__": {name: object for name in names}, "__doc__": cls.__doc__}
+        if _SLOTS:
+            namespace["__slots__"] = tuple(names)
+        cls._twin = dataclass(repr=False, eq=False)(type(cls.__name__, (_Model,), namespace))
+        lenient = _Plan(cls, False)
+        cls._dumpers = tuple((key, kind.dump) for key, kind in zip(lenient.keys, lenient.kinds) if kind.needs_dump)
+        cls._attr_getters = tuple(attrgetter(name) for name in names)  # the known fields, then extra
+        cls._column_dumpers = tuple(
+            (index, kind.dump_column) for index, kind in enumerate(lenient.kinds) if kind.needs_dump)
+        # Last: a model that has _plans is ready to use.
+        cls._plans = (lenient, _Plan(cls, True))
 
 
 # --------------------------------------------------------------------------- the response models
@@ -1013,6 +1060,8 @@ def _model(cls: Type[M]) -> Type[M]:
 
 @_model
 class TopLogprob(_Model):
+    """One of the most likely tokens at a position, with its log probability."""
+
     token: Maybe[str] = _req("str")
     logprob: Maybe[float] = _req("number")
     bytes: Maybe[Optional[Tuple[int, ...]]] = _req("array", null=True, item=_array_of("int"))
@@ -1021,6 +1070,8 @@ class TopLogprob(_Model):
 
 @_model
 class ChatCompletionTokenLogprob(_Model):
+    """A generated token, its log probability, UTF-8 bytes and the most likely alternatives."""
+
     token: Maybe[str] = _req("str")
     logprob: Maybe[float] = _req("number")
     bytes: Maybe[Optional[Tuple[int, ...]]] = _req("array", null=True, item=_array_of("int"))
@@ -1030,6 +1081,8 @@ class ChatCompletionTokenLogprob(_Model):
 
 @_model
 class ChoiceLogprobs(_Model):
+    """Log probabilities of a choice's content tokens and refusal tokens."""
+
     content: Maybe[Tuple[ChatCompletionTokenLogprob, ...]] = _req(
         "array", null=True, item=_array_of("object", model=ChatCompletionTokenLogprob))
     refusal: Maybe[Tuple[ChatCompletionTokenLogprob, ...]] = _req(
@@ -1048,6 +1101,8 @@ class FunctionCall(_Model):
 
 @_model
 class ChatCompletionMessageToolCall(_Model):
+    """A call to a function tool (``type`` ``"function"``)."""
+
     id: Maybe[str] = _req("str")
     type: Maybe[Union[ToolCallType, str]] = _req("str", enum_type=ToolCallType, only=("function",))
     function: Maybe[FunctionCall] = _req("object", model=FunctionCall)
@@ -1056,6 +1111,8 @@ class ChatCompletionMessageToolCall(_Model):
 
 @_model
 class CustomToolCallInput(_Model):
+    """A custom tool's name and the free-form input the model wrote for it."""
+
     name: Maybe[str] = _req("str")
     input: Maybe[str] = _req("str")
     extra: Mapping[str, Any] = _extra()
@@ -1063,6 +1120,8 @@ class CustomToolCallInput(_Model):
 
 @_model
 class ChatCompletionMessageCustomToolCall(_Model):
+    """A call to a custom tool (``type`` ``"custom"``)."""
+
     id: Maybe[str] = _req("str")
     type: Maybe[Union[ToolCallType, str]] = _req("str", enum_type=ToolCallType, only=("custom",))
     custom: Maybe[CustomToolCallInput] = _req("object", model=CustomToolCallInput)
@@ -1071,6 +1130,8 @@ class ChatCompletionMessageCustomToolCall(_Model):
 
 @_model
 class AnnotationURLCitation(_Model):
+    """Where a web source is cited in the content (character offsets) and what it is."""
+
     end_index: Maybe[int] = _req("int")
     start_index: Maybe[int] = _req("int")
     title: Any = _req("any")
@@ -1080,6 +1141,8 @@ class AnnotationURLCitation(_Model):
 
 @_model
 class Annotation(_Model):
+    """A note on the message content; the spec knows URL citations."""
+
     type: Maybe[Union[AnnotationType, str]] = _req("str", enum_type=AnnotationType)
     url_citation: Maybe[AnnotationURLCitation] = _req("object", model=AnnotationURLCitation)
     extra: Mapping[str, Any] = _extra()
@@ -1087,6 +1150,8 @@ class Annotation(_Model):
 
 @_model
 class ChatCompletionAudio(_Model):
+    """Audio the model spoke: base64 data, its transcript, and when the id expires."""
+
     id: Maybe[str] = _req("str")
     data: Maybe[str] = _req("str")
     expires_at: Maybe[int] = _req("int")
@@ -1100,6 +1165,8 @@ _TOOL_CALL_TYPES = {"function": ChatCompletionMessageToolCall, "custom": ChatCom
 
 @_model
 class ChatCompletionResponseMessage(_Model):
+    """The assistant message of a choice."""
+
     role: Maybe[Union[Role, str]] = _req("str", enum_type=Role, only=("assistant",))
     content: Maybe[Union[str, Tuple[Dict[str, Any], ...]]] = _req("content", null=True)
     tool_calls: Maybe[Tuple[ToolCall, ...]] = _opt(
@@ -1127,6 +1194,8 @@ Choices = Choice
 
 @_model
 class CompletionTokensDetails(_Model):
+    """How the completion tokens break down."""
+
     reasoning_tokens: Maybe[int] = _opt("int")
     audio_tokens: Maybe[int] = _opt("int")
     accepted_prediction_tokens: Maybe[int] = _opt("int")
@@ -1137,6 +1206,8 @@ class CompletionTokensDetails(_Model):
 
 @_model
 class PromptTokensDetails(_Model):
+    """How the prompt tokens break down."""
+
     cached_tokens: Maybe[int] = _opt("int")
     audio_tokens: Maybe[int] = _opt("int")
     text_tokens: Maybe[int] = _opt("int")
@@ -1147,6 +1218,8 @@ class PromptTokensDetails(_Model):
 
 @_model
 class CompletionUsage(_Model):
+    """Token counts for the request."""
+
     prompt_tokens: Maybe[int] = _req("int")
     completion_tokens: Maybe[int] = _req("int")
     total_tokens: Maybe[int] = _req("int")
@@ -1157,6 +1230,8 @@ class CompletionUsage(_Model):
 
 @_model
 class ModerationResultBody(_Model):
+    """One moderation verdict: flagged or not, per category."""
+
     type: Maybe[Union[ModerationType, str]] = _req("str", enum_type=ModerationType, only=("moderation_result",))
     model: Maybe[str] = _req("str")
     flagged: Maybe[bool] = _req("bool")
@@ -1169,6 +1244,8 @@ class ModerationResultBody(_Model):
 
 @_model
 class ChatCompletionModerationResults(_Model):
+    """Moderation results for the input or the output."""
+
     type: Maybe[Union[ModerationType, str]] = _req("str", enum_type=ModerationType, only=("moderation_results",))
     model: Maybe[str] = _req("str")
     results: Maybe[Tuple[ModerationResultBody, ...]] = _req(
@@ -1178,6 +1255,8 @@ class ChatCompletionModerationResults(_Model):
 
 @_model
 class ChatCompletionModerationError(_Model):
+    """Why moderation could not run."""
+
     type: Maybe[Union[ModerationType, str]] = _req("str", enum_type=ModerationType, only=("error",))
     code: Maybe[str] = _req("str")
     message: Maybe[str] = _req("str")
@@ -1190,6 +1269,8 @@ _MODERATION_TYPES = {"moderation_results": ChatCompletionModerationResults, "err
 
 @_model
 class ChatCompletionModeration(_Model):
+    """Moderation of the request's input and the model's output."""
+
     input: Maybe[ModerationOutcome] = _req(
         "oneof", by_type=_MODERATION_TYPES, fallback=ChatCompletionModerationResults)
     output: Maybe[ModerationOutcome] = _req(
@@ -1231,6 +1312,8 @@ class ChoiceDeltaFunctionCall(_Model):
 
 @_model
 class ChatCompletionMessageToolCallChunk(_Model):
+    """A fragment of a tool call; fragments with the same ``index`` add up to one call."""
+
     index: Maybe[int] = _req("int")
     id: Maybe[str] = _opt("str")
     type: Maybe[Union[ToolCallType, str]] = _opt("str", enum_type=ToolCallType, only=("function",))
@@ -1240,6 +1323,8 @@ class ChatCompletionMessageToolCallChunk(_Model):
 
 @_model
 class ChatCompletionStreamResponseDelta(_Model):
+    """What a stream chunk adds to a choice's message."""
+
     role: Maybe[Union[Role, str]] = _opt("str", enum_type=Role)
     content: Maybe[Union[str, Tuple[Dict[str, Any], ...]]] = _opt("content", null=True)
     tool_calls: Maybe[Tuple[ChatCompletionMessageToolCallChunk, ...]] = _opt(
@@ -1381,7 +1466,7 @@ def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iter
     A chunk that fails its check raises ValidationError, its paths prefixed with the line number.
     """
     kept: List[CreateChatCompletionStreamResponse] = []
-    plan = CreateChatCompletionStreamResponse._plans[bool(strict)]
+    plan = _plans_of(CreateChatCompletionStreamResponse)[bool(strict)]
     for event, data, line in _events(source):
         if data == _DONE:
             return
@@ -2091,7 +2176,7 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
 def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict: bool) -> None:
     """A server-sent-events transcript: every chunk checked, then the accumulated response."""
     accumulator = ChatCompletionAccumulator()
-    plan = CreateChatCompletionStreamResponse._plans[bool(strict)]
+    plan = _plans_of(CreateChatCompletionStreamResponse)[bool(strict)]
     problems: List[Problem] = []
     error: Any = MISSING
     progress = _Progress(name)
