@@ -340,6 +340,8 @@ _NONE_TYPE: FrozenSet[type] = frozenset({type(None)})
 _DICT_TYPE: FrozenSet[type] = frozenset({dict})
 _LIST_TYPE: FrozenSet[type] = frozenset({list})
 _JSON_TYPES: FrozenSet[type] = _JSON_SCALARS | {dict, list}
+# Membership tests by type, not by ==, which would call each model's __eq__.
+_MISSING_TYPE: FrozenSet[type] = frozenset({Missing})
 
 
 class _Kind:
@@ -524,7 +526,7 @@ class _Object(_Kind):
         return value.to_dict()
 
     def dump_column(self, column: List[Any]) -> List[Any]:
-        if None in column:
+        if not _NONE_TYPE.isdisjoint(map(type, column)):
             return list(map(self.dump, column))
         return _dump_many(self.model, column)
 
@@ -635,7 +637,7 @@ class _Array(_Kind):
         return self.item.dump_column(list(value))
 
     def dump_column(self, column: List[Any]) -> List[Any]:
-        if None in column:
+        if not _NONE_TYPE.isdisjoint(map(type, column)):
             return list(map(self.dump, column))
         if not self.item_needs_dump:
             return list(map(list, column))
@@ -933,7 +935,7 @@ def _dump_many(model: "Type[_Model]", instances: List[Any]) -> List[Dict[str, An
     if len(instances) < COLUMN_MIN:
         return [instance.to_dict() for instance in instances]
     columns = [list(map(getter, instances)) for getter in model._attr_getters]
-    if any(map(len, columns.pop())) or any(map(list.__contains__, columns, repeat(MISSING))):
+    if any(map(len, columns.pop())) or not all(map(_MISSING_TYPE.isdisjoint, map(map, repeat(type), columns))):
         return [instance.to_dict() for instance in instances]
     for index, dump_column in model._column_dumpers:
         columns[index] = dump_column(columns[index])
