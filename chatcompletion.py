@@ -472,22 +472,6 @@ class _Scalar(_Kind):
         return str.__str__(value)  # an enum member's plain string
 
 
-class _AnyJSON(_Kind):
-    """Any JSON value, copied (the spec requires ``url_citation.title`` but gives it no type)."""
-
-    needs_dump = True
-    accepts = _JSON_TYPES
-
-    def parse(self, value: Any) -> Any:
-        return _copy_json(value)
-
-    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
-        _explain_json(value, path, problems)
-
-    def dump(self, value: Any) -> Any:
-        return _copy_json(value)
-
-
 class _Object(_Kind):
     """A nested model."""
 
@@ -762,8 +746,6 @@ class _Decl:
             return _Scalar(kind, nullable, self.enum_type, only)
         if kind == "content":
             return _Content() if not strict else _Scalar("str", self.nullable)
-        if kind == "any":
-            return _AnyJSON()
         if kind == "object":
             return _Object(self.model, strict, nullable)
         if kind == "oneof":
@@ -1136,7 +1118,7 @@ class AnnotationURLCitation(_Model):
 
     end_index: Maybe[int] = _req("int")
     start_index: Maybe[int] = _req("int")
-    title: Any = _req("any")
+    title: Maybe[str] = _req("str")
     url: Maybe[str] = _req("str")
     extra: Mapping[str, Any] = _extra()
 
