@@ -64,6 +64,8 @@ MAX_DEPTH = 10_000
 MAX_QUOTE = 60
 # How many problems str(ValidationError) lists before summarising the rest.
 MAX_LISTED_PROBLEMS = 20
+# How much of a very long path str(Problem) shows.
+MAX_SHOWN_PATH = 200
 # Arrays of at least this many objects are checked column by column (see _Plan.build_many).
 COLUMN_MIN = 4
 
@@ -153,7 +155,10 @@ class Problem(NamedTuple):
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        path = self.path
+        if len(path) > MAX_SHOWN_PATH:  # nesting thousands deep; .path keeps all of it
+            path = path[: MAX_SHOWN_PATH // 2] + "..." + path[-MAX_SHOWN_PATH // 2:]
+        return f"{path}: {self.message}"
 
 
 class ValidationError(ValueError):
@@ -498,9 +503,9 @@ class _Object(_Kind):
         return list(map(self.parse, column))
 
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
-        if value is None:
-            if not self.nullable:
-                problems.append(Problem(_show(path), _got("object", value)))
+        if not isinstance(value, dict):
+            if not (value is None and self.nullable):
+                problems.append(Problem(_show(path), _got("object or null" if self.nullable else "object", value)))
             return
         self.plan.explain(value, path, problems)
 
@@ -546,7 +551,7 @@ class _OneOf(_Kind):
         if value is None and self.nullable:
             return
         if not isinstance(value, dict):
-            problems.append(Problem(_show(path), _got("object", value)))
+            problems.append(Problem(_show(path), _got("object or null" if self.nullable else "object", value)))
             return
         model = self._model_for(value)
         if model is None:
@@ -1392,10 +1397,19 @@ def _lines(source: Any) -> Iterator[str]:
     """Text lines, without their line ending, from whatever holds the stream."""
     if isinstance(source, (str, bytes, bytearray)):
         source = [source]
+    try:
+        pieces = iter(source)
+    except TypeError:
+        raise ValidationError([Problem("<stream>", "expected lines of str or bytes, a file, or the stream's text, "
+                                                   f"got {type(source).__name__}")]) from None
     decoder = codecs.getincrementaldecoder("utf-8")()
-    for piece in source:
+    for number, piece in enumerate(pieces, 1):
         if isinstance(piece, (bytes, bytearray)):
-            piece = decoder.decode(bytes(piece))
+            try:
+                piece = decoder.decode(bytes(piece))
+            except UnicodeDecodeError as exc:
+                raise ValidationError([Problem("<stream>", f"invalid UTF-8 in piece {number} of the stream "
+                                                           f"({exc.reason})")]) from None
         elif not isinstance(piece, str):
             raise ValidationError([Problem("<stream>", f"expected lines of str or bytes, got {type(piece).__name__}")])
         if "\r" in piece:
@@ -1418,7 +1432,8 @@ def _events(source: Any) -> Iterator[Tuple[str, str, int]]:
     last_data = 0
     for number, line in enumerate(_lines(source), 1):
         if not line:
-            if data:
+            # Empty data (a keep-alive "data:" line) dispatches nothing.
+            if data and any(data):
                 yield event, "\n".join(data), last_data
             event, data = "", []
             continue
@@ -1432,7 +1447,7 @@ def _events(source: Any) -> Iterator[Tuple[str, str, int]]:
             last_data = number
         elif name == "event":
             event = value
-    if data:
+    if data and any(data):
         yield event, "\n".join(data), last_data
 
 
@@ -1460,7 +1475,7 @@ def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iter
             if event == "error":
                 raise StreamError([Problem(f"line {line}", f"error event: {data[:200]}")], data, kept) from None
             raise ValidationError([Problem(f"line {line}", f"invalid JSON in data: {exc}")]) from None
-        if event == "error" or (isinstance(document, dict) and "error" in document):
+        if event == "error" or (isinstance(document, dict) and document.get("error") is not None):
             error = document.get("error", document) if isinstance(document, dict) else document
             raise StreamError([Problem(f"line {line}", "the server sent an error: " + _describe_error(error))],
                               error, kept)
@@ -2177,15 +2192,15 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
                     break
                 problems.append(Problem(f"line {line}", f"invalid JSON in data: {exc}"))
                 continue
-            if event == "error" or (isinstance(document, dict) and "error" in document):
+            if event == "error" or (isinstance(document, dict) and document.get("error") is not None):
                 error = document.get("error", document) if isinstance(document, dict) else document
                 break
             try:
                 accumulator.add(plan.parse_root(document))
             except ValidationError as exc:
                 problems.extend(Problem(f"line {line}: {p.path}", p.message) for p in exc.errors)
-    except UnicodeDecodeError as exc:
-        raise _InputError(f"invalid UTF-8 ({exc.reason})") from None
+    except ValidationError as exc:
+        raise _InputError(exc.errors[0].message) from None
     progress.done()
     if problems:
         reporter.invalid(name, "stream", problems, f"{accumulator.chunks} valid chunks")

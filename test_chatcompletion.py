@@ -1,0 +1,2903 @@
+"""Unit tests for chatcompletion.
+
+Run from the repository root with ``python3 -m unittest -q``.  Standard library only; the
+strict-versus-JSON-Schema tests use ``jsonschema``/``referencing`` when installed and the
+shared spec file when present, and the corpus tests read ``../shared/corpus`` in place; each
+of those groups skips cleanly when what it needs is absent.
+"""
+
+import copy
+import dataclasses
+import glob
+import io
+import json
+import os
+import pickle
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from chatcompletion import (
+    MISSING,
+    Annotation,
+    AnnotationType,
+    AnnotationURLCitation,
+    ChatCompletion,
+    ChatCompletionAccumulator,
+    ChatCompletionAudio,
+    ChatCompletionChunk,
+    ChatCompletionMessageCustomToolCall,
+    ChatCompletionMessageToolCall,
+    ChatCompletionMessageToolCallChunk,
+    ChatCompletionModeration,
+    ChatCompletionModerationError,
+    ChatCompletionModerationResults,
+    ChatCompletionResponseMessage,
+    ChatCompletionStreamResponseDelta,
+    ChatCompletionTokenLogprob,
+    Choice,
+    ChoiceDeltaFunctionCall,
+    ChoiceLogprobs,
+    Choices,
+    ChunkChoice,
+    CompletionTokensDetails,
+    CompletionUsage,
+    CreateChatCompletionResponse,
+    CreateChatCompletionStreamResponse,
+    CustomToolCallInput,
+    FinishReason,
+    FunctionCall,
+    ModerationInputType,
+    ModerationResultBody,
+    ModerationType,
+    Object,
+    Problem,
+    PromptTokensDetails,
+    Role,
+    ServiceTier,
+    StreamError,
+    ToolCallType,
+    TopLogprob,
+    ValidationError,
+    accumulate,
+    dumps,
+    iter_chunks,
+    loads,
+    loads_chunk,
+)
+
+try:  # test-only dependencies: the strict-vs-spec group skips without them
+    import jsonschema
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+except ImportError:  # pragma: no cover - depends on the environment
+    jsonschema = None
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.join(HERE, "..", "shared")
+SPEC_PATH = os.path.join(SHARED, "spec", "chat_completion_schemas.nullable_normalized.json")
+CORPUS = os.path.join(SHARED, "corpus")
+RESPONSES_DIR = os.path.join(CORPUS, "responses")
+STREAMS_DIR = os.path.join(CORPUS, "streams")
+CLI_SCRIPT = os.path.join(HERE, "chatcompletion.py")
+
+Response = CreateChatCompletionResponse
+Chunk = CreateChatCompletionStreamResponse
+
+
+# =========================================================================== fixtures
+# Every fixture is a function returning a fresh document, so a test may mutate what it gets.
+
+
+def wire_response():
+    """A plain OpenAI response, keys in the order OpenAI's servers write them."""
+    return {
+        "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+        "object": "chat.completion",
+        "created": 1741569952,
+        "model": "gpt-4.1-2025-04-14",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "Hello! How can I assist you today? \u00e9\u4e2d\U0001f600",
+                    "refusal": None,
+                    "annotations": [],
+                },
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 19,
+            "completion_tokens": 10,
+            "total_tokens": 29,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        },
+        "service_tier": "default",
+        "system_fingerprint": "fp_fc9f1d7035",
+    }
+
+
+def full_response():
+    """A response that uses every field of every response model (valid against the spec)."""
+    return {
+        "id": "chatcmpl-full",
+        "object": "chat.completion",
+        "created": 1741569952,
+        "model": "gpt-4o-2024-08-06",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "Paris is the capital of France [1].",
+                    "tool_calls": [
+                        {
+                            "id": "call_fn",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"},
+                        },
+                        {
+                            "id": "call_custom",
+                            "type": "custom",
+                            "custom": {"name": "run_sql", "input": "SELECT 1"},
+                        },
+                    ],
+                    "function_call": {"name": "legacy_fn", "arguments": "{}"},
+                    "refusal": None,
+                    "audio": {
+                        "id": "audio_abc",
+                        "data": "UklGRg==",
+                        "expires_at": 1741573552,
+                        "transcript": "Paris is the capital of France.",
+                    },
+                    "annotations": [
+                        {
+                            "type": "url_citation",
+                            "url_citation": {
+                                "end_index": 34,
+                                "start_index": 31,
+                                "title": "Paris - Wikipedia",
+                                "url": "https://en.wikipedia.org/wiki/Paris",
+                            },
+                        }
+                    ],
+                },
+                "logprobs": {
+                    "content": [
+                        {
+                            "token": "Paris",
+                            "logprob": -0.25,
+                            "bytes": [80, 97, 114, 105, 115],
+                            "top_logprobs": [
+                                {"token": "Paris", "logprob": -0.25, "bytes": [80, 97, 114, 105, 115]},
+                                {"token": "<|end|>", "logprob": -9.5, "bytes": None},
+                            ],
+                        }
+                    ],
+                    "refusal": [{"token": "I", "logprob": -3, "bytes": [73], "top_logprobs": []}],
+                },
+                "finish_reason": "tool_calls",
+            },
+            {
+                "index": 1,
+                "message": {"role": "assistant", "content": None, "refusal": "I can't help with that."},
+                "logprobs": None,
+                "finish_reason": "content_filter",
+            },
+        ],
+        "moderation": {
+            "input": {
+                "type": "moderation_results",
+                "model": "omni-moderation-latest",
+                "results": [
+                    {
+                        "type": "moderation_result",
+                        "model": "omni-moderation-latest",
+                        "flagged": True,
+                        "categories": {"violence": True, "hate": False},
+                        "category_scores": {"violence": 0.91, "hate": 0},
+                        "category_applied_input_types": {"violence": ["text", "image"], "hate": []},
+                    }
+                ],
+            },
+            "output": {"type": "error", "code": "moderation_unavailable", "message": "Moderation timed out"},
+        },
+        "usage": {
+            "prompt_tokens": 19,
+            "completion_tokens": 10,
+            "total_tokens": 29,
+            "prompt_tokens_details": {
+                "cached_tokens": 3,
+                "audio_tokens": 0,
+                "text_tokens": 16,
+                "image_tokens": 0,
+                "cache_write_tokens": 1,
+            },
+            "completion_tokens_details": {
+                "reasoning_tokens": 2,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 1,
+                "rejected_prediction_tokens": 0,
+                "text_tokens": 8,
+            },
+        },
+        "service_tier": "priority",
+        "system_fingerprint": "fp_fc9f1d7035",
+        "metadata": {"user": "u-1", "trace": "abc"},
+    }
+
+
+def tool_response():
+    """A response with two function tool calls."""
+    doc = wire_response()
+    doc["choices"][0]["message"] = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_a", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}},
+            {"id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": "{\"tz\":\"CET\"}"}},
+        ],
+        "refusal": None,
+        "annotations": [],
+    }
+    doc["choices"][0]["finish_reason"] = "tool_calls"
+    return doc
+
+
+FINISH_CYCLE = ("stop", "length", "tool_calls", "content_filter", "function_call")
+
+
+def token_logprob(token, logprob, tops):
+    """A ChatCompletionTokenLogprob document with every key, and ``tops`` as (token, logprob) pairs."""
+    return {
+        "token": token,
+        "logprob": logprob,
+        "bytes": list(token.encode("utf-8")),
+        "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode("utf-8"))} for t, lp in tops],
+    }
+
+
+def columns_response(choices=5, tokens=6, tops=5):
+    """A response whose arrays hold many objects that have every known key (valid against the spec).
+
+    Long arrays of complete objects are what logprobs responses look like, and what the module
+    parses and dumps column by column rather than object by object.
+    """
+    words = ["Hel", "lo", " w\u00f6r", "ld", "!", " \U0001f600", " ok", " yes"]
+
+    def logprobs(seed):
+        return {
+            "content": [token_logprob(words[(seed + i) % len(words)], -0.5 * i - seed,
+                                      [(words[(seed + i + j) % len(words)], -1.25 * j) for j in range(tops)])
+                        for i in range(tokens)],
+            "refusal": None,
+        }
+
+    return {
+        "id": "chatcmpl-columns",
+        "object": "chat.completion",
+        "created": 1741569952,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": i,
+                "message": {
+                    "role": "assistant",
+                    "content": "choice %d" % i,
+                    "tool_calls": [],
+                    "function_call": {"name": "fn%d" % i, "arguments": "{}"},
+                    "refusal": None,
+                    "audio": None,
+                    "annotations": [],
+                },
+                "logprobs": logprobs(i),
+                "finish_reason": FINISH_CYCLE[i % len(FINISH_CYCLE)],
+            }
+            for i in range(choices)
+        ],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 30, "total_tokens": 35},
+        "system_fingerprint": "fp_columns",
+    }
+
+
+def full_chunk():
+    """A stream chunk that uses every field of every chunk model (valid against the spec)."""
+    return {
+        "id": "chatcmpl-chunk",
+        "object": "chat.completion.chunk",
+        "created": 1694268190,
+        "model": "gpt-4o-mini",
+        "service_tier": "default",
+        "system_fingerprint": "fp_44709d6fcb",
+        "choices": [
+            {
+                "index": 0,
+                "delta": {
+                    "role": "assistant",
+                    "content": "Hel",
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": "{\"ci"},
+                        }
+                    ],
+                    "function_call": {"name": "legacy_fn", "arguments": "{"},
+                    "refusal": None,
+                },
+                "logprobs": {
+                    "content": [{"token": "Hel", "logprob": -0.1, "bytes": [72, 101, 108], "top_logprobs": []}],
+                    "refusal": None,
+                },
+                "finish_reason": None,
+            }
+        ],
+        "moderation": {
+            "input": {"type": "error", "code": "timeout", "message": "moderation timed out"},
+            "output": {"type": "moderation_results", "model": "omni-moderation-latest", "results": []},
+        },
+        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+        "obfuscation": "r4N7vQ2m",
+    }
+
+
+def chunk_doc(choices, **top):
+    """A stream chunk with the given choices; keyword arguments add or replace top-level keys."""
+    doc = {
+        "id": "chatcmpl-s1",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "gpt-4o-mini",
+        "system_fingerprint": "fp_s1",
+        "choices": choices,
+    }
+    doc.update(top)
+    return doc
+
+
+def delta_doc(delta, index=0, finish_reason=None, logprobs=None, **top):
+    """A stream chunk with one choice carrying ``delta``."""
+    choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
+    return chunk_doc([choice], **top)
+
+
+def text_stream_docs():
+    """The chunks of a short text stream, ending with a usage-only chunk."""
+    return [
+        delta_doc({"role": "assistant", "content": ""}),
+        delta_doc({"content": "Hel"}),
+        delta_doc({"content": "lo \u00e9\U0001f600"}),
+        delta_doc({}, finish_reason="stop"),
+        chunk_doc([], usage={"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}),
+    ]
+
+
+def sse(docs, done=True, newline="\n", prefix="data: "):
+    """Server-sent-events text for ``docs`` (dicts are JSON-encoded, strings sent as they are)."""
+    out = []
+    for doc in docs:
+        data = doc if isinstance(doc, str) else json.dumps(doc)
+        out.append(prefix + data + newline + newline)
+    if done:
+        out.append(prefix + "[DONE]" + newline + newline)
+    return "".join(out)
+
+
+def at(doc, path):
+    for key in path:
+        doc = doc[key]
+    return doc
+
+
+def set_at(path, value):
+    """A mutation that sets ``path`` to (a copy of) ``value``."""
+    def mutate(doc):
+        at(doc, path[:-1])[path[-1]] = copy.deepcopy(value)
+    return mutate
+
+
+def del_at(path):
+    """A mutation that removes the key at ``path``."""
+    def mutate(doc):
+        del at(doc, path[:-1])[path[-1]]
+    return mutate
+
+
+def mutated(factory, mutate):
+    doc = factory()
+    mutate(doc)
+    return doc
+
+
+def nesting_depth(value):
+    """How deeply lists/dicts nest in ``value`` (iterative: safe for any depth)."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            depth += 1
+            deepest = max(deepest, depth)
+            stack.extend((x, depth) for x in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def key_orders(value):
+    """Every object's key list, depth first, to compare key order across documents."""
+    out = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            out.append(list(item))
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return out
+
+
+def reverse_keys(value):
+    """A copy of ``value`` with every object's keys in reverse order."""
+    if isinstance(value, dict):
+        return {k: reverse_keys(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [reverse_keys(x) for x in value]
+    return value
+
+
+class ProblemAssertions(unittest.TestCase):
+    """Helpers shared by the test classes that check ValidationError contents."""
+
+    def errors_of(self, model, doc, strict):
+        with self.assertRaises(ValidationError) as caught:
+            model.from_dict(doc, strict=strict)
+        errors = caught.exception.errors
+        self.assertIsInstance(errors, tuple)
+        self.assertTrue(errors, "a ValidationError must list at least one problem")
+        for problem in errors:
+            self.assertIsInstance(problem, Problem)
+        return errors
+
+    def assertOnlyProblem(self, errors, path, prefix):
+        """``errors`` is exactly one problem, at ``path``, whose message starts with ``prefix``."""
+        self.assertEqual(len(errors), 1, "expected exactly one problem, got %r" % (errors,))
+        self.assertEqual(errors[0].path, path, errors)
+        self.assertTrue(errors[0].message.startswith(prefix),
+                        "message %r does not start with %r" % (errors[0].message, prefix))
+
+
+# =========================================================================== 1. models and fields
+
+
+class TestModelFields(unittest.TestCase):
+    """Every field of every model is parsed to the right attribute, type and value."""
+
+    def check_full_response(self, r):
+        self.assertIsInstance(r, CreateChatCompletionResponse)
+        self.assertEqual(r.id, "chatcmpl-full")
+        self.assertIs(r.object, Object.CHAT_COMPLETION)
+        self.assertEqual(r.created, 1741569952)
+        self.assertEqual(r.model, "gpt-4o-2024-08-06")
+        self.assertIs(r.service_tier, ServiceTier.PRIORITY)
+        self.assertEqual(r.system_fingerprint, "fp_fc9f1d7035")
+        self.assertEqual(dict(r.metadata), {"user": "u-1", "trace": "abc"})
+        self.assertEqual(dict(r.extra), {})
+        self.assertIsInstance(r.choices, tuple)
+        self.assertEqual(len(r.choices), 2)
+
+        c0, c1 = r.choices
+        self.assertIsInstance(c0, Choice)
+        self.assertEqual(c0.index, 0)
+        self.assertIs(c0.finish_reason, FinishReason.TOOL_CALLS)
+        self.assertIs(c1.finish_reason, FinishReason.CONTENT_FILTER)
+        self.assertIsNone(c1.logprobs)
+        self.assertIsNone(c1.message.content)
+        self.assertEqual(c1.message.refusal, "I can't help with that.")
+        self.assertIs(c1.message.tool_calls, MISSING)
+        self.assertIs(c1.message.audio, MISSING)
+        self.assertIs(c1.message.annotations, MISSING)
+        self.assertIs(c1.message.function_call, MISSING)
+
+        m = c0.message
+        self.assertIsInstance(m, ChatCompletionResponseMessage)
+        self.assertIs(m.role, Role.ASSISTANT)
+        self.assertEqual(m.content, "Paris is the capital of France [1].")
+        self.assertIsNone(m.refusal)
+        self.assertIsInstance(m.tool_calls, tuple)
+        fn, custom = m.tool_calls
+        self.assertIsInstance(fn, ChatCompletionMessageToolCall)
+        self.assertEqual(fn.id, "call_fn")
+        self.assertIs(fn.type, ToolCallType.FUNCTION)
+        self.assertIsInstance(fn.function, FunctionCall)
+        self.assertEqual(fn.function.name, "get_weather")
+        self.assertEqual(json.loads(fn.function.arguments), {"city": "Paris"})
+        self.assertIsInstance(custom, ChatCompletionMessageCustomToolCall)
+        self.assertEqual(custom.id, "call_custom")
+        self.assertIs(custom.type, ToolCallType.CUSTOM)
+        self.assertIsInstance(custom.custom, CustomToolCallInput)
+        self.assertEqual(custom.custom.name, "run_sql")
+        self.assertEqual(custom.custom.input, "SELECT 1")
+        self.assertIsInstance(m.function_call, FunctionCall)
+        self.assertEqual((m.function_call.name, m.function_call.arguments), ("legacy_fn", "{}"))
+        self.assertIsInstance(m.audio, ChatCompletionAudio)
+        self.assertEqual((m.audio.id, m.audio.data, m.audio.expires_at, m.audio.transcript),
+                         ("audio_abc", "UklGRg==", 1741573552, "Paris is the capital of France."))
+        (annotation,) = m.annotations
+        self.assertIsInstance(annotation, Annotation)
+        self.assertIs(annotation.type, AnnotationType.URL_CITATION)
+        citation = annotation.url_citation
+        self.assertIsInstance(citation, AnnotationURLCitation)
+        self.assertEqual((citation.start_index, citation.end_index), (31, 34))
+        self.assertEqual(citation.title, "Paris - Wikipedia")
+        self.assertEqual(citation.url, "https://en.wikipedia.org/wiki/Paris")
+
+        lp = c0.logprobs
+        self.assertIsInstance(lp, ChoiceLogprobs)
+        (token,) = lp.content
+        self.assertIsInstance(token, ChatCompletionTokenLogprob)
+        self.assertEqual(token.token, "Paris")
+        self.assertEqual(token.logprob, -0.25)
+        self.assertEqual(token.bytes, (80, 97, 114, 105, 115))
+        top0, top1 = token.top_logprobs
+        self.assertIsInstance(top0, TopLogprob)
+        self.assertEqual((top0.token, top0.logprob, top0.bytes), ("Paris", -0.25, (80, 97, 114, 105, 115)))
+        self.assertEqual((top1.token, top1.logprob), ("<|end|>", -9.5))
+        self.assertIsNone(top1.bytes)
+        (refusal_token,) = lp.refusal
+        self.assertEqual(refusal_token.token, "I")
+        self.assertEqual(refusal_token.logprob, -3)
+        self.assertEqual(refusal_token.top_logprobs, ())
+
+        mod = r.moderation
+        self.assertIsInstance(mod, ChatCompletionModeration)
+        self.assertIsInstance(mod.input, ChatCompletionModerationResults)
+        self.assertIs(mod.input.type, ModerationType.MODERATION_RESULTS)
+        self.assertEqual(mod.input.model, "omni-moderation-latest")
+        (body,) = mod.input.results
+        self.assertIsInstance(body, ModerationResultBody)
+        self.assertIs(body.type, ModerationType.MODERATION_RESULT)
+        self.assertIs(body.flagged, True)
+        self.assertEqual(dict(body.categories), {"violence": True, "hate": False})
+        self.assertEqual(dict(body.category_scores), {"violence": 0.91, "hate": 0})
+        self.assertEqual(body.category_applied_input_types["violence"],
+                         (ModerationInputType.TEXT, ModerationInputType.IMAGE))
+        self.assertIs(body.category_applied_input_types["violence"][1], ModerationInputType.IMAGE)
+        self.assertEqual(body.category_applied_input_types["hate"], ())
+        self.assertIsInstance(mod.output, ChatCompletionModerationError)
+        self.assertIs(mod.output.type, ModerationType.ERROR)
+        self.assertEqual((mod.output.code, mod.output.message), ("moderation_unavailable", "Moderation timed out"))
+
+        usage = r.usage
+        self.assertIsInstance(usage, CompletionUsage)
+        self.assertEqual((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens), (19, 10, 29))
+        ptd = usage.prompt_tokens_details
+        self.assertIsInstance(ptd, PromptTokensDetails)
+        self.assertEqual((ptd.cached_tokens, ptd.audio_tokens, ptd.text_tokens, ptd.image_tokens,
+                          ptd.cache_write_tokens), (3, 0, 16, 0, 1))
+        ctd = usage.completion_tokens_details
+        self.assertIsInstance(ctd, CompletionTokensDetails)
+        self.assertEqual((ctd.reasoning_tokens, ctd.audio_tokens, ctd.accepted_prediction_tokens,
+                          ctd.rejected_prediction_tokens, ctd.text_tokens), (2, 0, 1, 0, 8))
+
+    def test_full_response_lenient(self):
+        self.check_full_response(Response.from_dict(full_response()))
+
+    def test_full_response_strict(self):
+        self.check_full_response(Response.from_dict(full_response(), strict=True))
+
+    def test_full_response_both_modes_equal(self):
+        self.assertEqual(Response.from_dict(full_response()), Response.from_dict(full_response(), strict=True))
+
+    def check_full_chunk(self, c):
+        self.assertIsInstance(c, CreateChatCompletionStreamResponse)
+        self.assertEqual(c.id, "chatcmpl-chunk")
+        self.assertIs(c.object, Object.CHAT_COMPLETION_CHUNK)
+        self.assertEqual(c.created, 1694268190)
+        self.assertEqual(c.model, "gpt-4o-mini")
+        self.assertIs(c.service_tier, ServiceTier.DEFAULT)
+        self.assertEqual(c.system_fingerprint, "fp_44709d6fcb")
+        self.assertEqual(c.obfuscation, "r4N7vQ2m")
+        self.assertIsInstance(c.usage, CompletionUsage)
+        self.assertEqual(c.usage.total_tokens, 6)
+        self.assertIsInstance(c.moderation.input, ChatCompletionModerationError)
+        self.assertEqual(c.moderation.input.code, "timeout")
+        self.assertIsInstance(c.moderation.output, ChatCompletionModerationResults)
+        self.assertEqual(c.moderation.output.results, ())
+        (choice,) = c.choices
+        self.assertIsInstance(choice, ChunkChoice)
+        self.assertEqual(choice.index, 0)
+        self.assertIsNone(choice.finish_reason)
+        delta = choice.delta
+        self.assertIsInstance(delta, ChatCompletionStreamResponseDelta)
+        self.assertIs(delta.role, Role.ASSISTANT)
+        self.assertEqual(delta.content, "Hel")
+        self.assertIsNone(delta.refusal)
+        (call,) = delta.tool_calls
+        self.assertIsInstance(call, ChatCompletionMessageToolCallChunk)
+        self.assertEqual((call.index, call.id), (0, "call_1"))
+        self.assertIs(call.type, ToolCallType.FUNCTION)
+        self.assertIsInstance(call.function, ChoiceDeltaFunctionCall)
+        self.assertEqual((call.function.name, call.function.arguments), ("get_weather", "{\"ci"))
+        self.assertIsInstance(delta.function_call, ChoiceDeltaFunctionCall)
+        self.assertEqual((delta.function_call.name, delta.function_call.arguments), ("legacy_fn", "{"))
+        self.assertIsInstance(choice.logprobs, ChoiceLogprobs)
+        self.assertEqual(choice.logprobs.content[0].bytes, (72, 101, 108))
+        self.assertIsNone(choice.logprobs.refusal)
+
+    def test_full_chunk_lenient(self):
+        self.check_full_chunk(Chunk.from_dict(full_chunk()))
+
+    def test_full_chunk_strict(self):
+        self.check_full_chunk(Chunk.from_dict(full_chunk(), strict=True))
+
+    def test_absent_optional_fields_are_missing(self):
+        r = Response.from_dict(wire_response(), strict=True)
+        self.assertIs(r.moderation, MISSING)
+        self.assertIs(r.metadata, MISSING)
+        self.assertIs(r.choices[0].message.tool_calls, MISSING)
+        self.assertIs(r.choices[0].message.audio, MISSING)
+        self.assertIs(r.usage.prompt_tokens_details.text_tokens, MISSING)
+        self.assertEqual(r.choices[0].message.annotations, ())
+        self.assertIsNone(r.choices[0].logprobs)
+        self.assertEqual(dict(r.extra), {})
+
+    def test_missing_sentinel(self):
+        self.assertFalse(MISSING)
+        self.assertEqual(repr(MISSING), "MISSING")
+        self.assertIsNot(MISSING, None)
+        self.assertNotEqual(MISSING, None)
+        self.assertIs(copy.deepcopy(MISSING), MISSING)
+        self.assertIs(pickle.loads(pickle.dumps(MISSING)), MISSING)
+
+    def test_aliases(self):
+        self.assertIs(ChatCompletion, CreateChatCompletionResponse)
+        self.assertIs(Choices, Choice)
+        self.assertIs(ChatCompletionChunk, CreateChatCompletionStreamResponse)
+
+    def test_enums_are_str_enums(self):
+        for enum_type in (Object, FinishReason, Role, ServiceTier, ToolCallType, AnnotationType,
+                          ModerationType, ModerationInputType):
+            for member in enum_type:
+                self.assertIsInstance(member, str)
+                self.assertEqual(member, member.value)
+        self.assertEqual(FinishReason.STOP, "stop")
+        expected = {
+            Object: {"chat.completion", "chat.completion.chunk"},
+            FinishReason: {"stop", "length", "tool_calls", "content_filter", "function_call"},
+            Role: {"developer", "system", "user", "assistant", "tool"},
+            ServiceTier: {"auto", "default", "flex", "scale", "priority", "fast"},
+            ToolCallType: {"function", "custom"},
+            AnnotationType: {"url_citation"},
+            ModerationType: {"moderation_results", "moderation_result", "error"},
+            ModerationInputType: {"text", "image"},
+        }
+        for enum_type, values in expected.items():
+            self.assertEqual({m.value for m in enum_type}, values, enum_type.__name__)
+
+    def test_known_enum_values_become_members(self):
+        r = Response.from_dict(wire_response())
+        self.assertIs(r.choices[0].finish_reason, FinishReason.STOP)
+        self.assertIs(r.choices[0].message.role, Role.ASSISTANT)
+        self.assertIs(r.service_tier, ServiceTier.DEFAULT)
+        self.assertIs(r.object, Object.CHAT_COMPLETION)
+
+    def test_to_dict_gives_plain_strings_for_enums(self):
+        d = Response.from_dict(full_response()).to_dict()
+        for value in (d["object"], d["service_tier"], d["choices"][0]["finish_reason"],
+                      d["choices"][0]["message"]["role"], d["choices"][0]["message"]["tool_calls"][1]["type"],
+                      d["choices"][0]["message"]["annotations"][0]["type"], d["moderation"]["output"]["type"],
+                      d["moderation"]["input"]["results"][0]["category_applied_input_types"]["violence"][0]):
+            self.assertIs(type(value), str, repr(value))
+
+    def test_arrays_are_tuples_and_maps_read_only(self):
+        r = Response.from_dict(full_response())
+        self.assertIsInstance(r.choices, tuple)
+        self.assertIsInstance(r.choices[0].message.tool_calls, tuple)
+        self.assertIsInstance(r.choices[0].logprobs.content[0].bytes, tuple)
+        body = r.moderation.input.results[0]
+        for mapping in (r.metadata, r.extra, body.categories, body.category_scores,
+                        body.category_applied_input_types):
+            with self.assertRaises(TypeError):
+                mapping["new"] = "x"  # type: ignore[index]
+        self.assertIsInstance(body.category_applied_input_types["violence"], tuple)
+
+    def test_loads_and_loads_chunk(self):
+        text = json.dumps(full_response())
+        for source in (text, text.encode("utf-8"), bytearray(text.encode("utf-8"))):
+            self.assertEqual(loads(source), Response.from_dict(full_response()))
+            self.assertEqual(loads(source, strict=True), Response.from_dict(full_response()))
+        chunk_text = json.dumps(full_chunk())
+        self.assertEqual(loads_chunk(chunk_text), Chunk.from_dict(full_chunk()))
+        self.assertEqual(loads_chunk(chunk_text.encode("utf-8"), strict=True), Chunk.from_dict(full_chunk()))
+
+    def test_nested_models_parse_on_their_own(self):
+        usage = CompletionUsage.from_dict({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+                                          strict=True)
+        self.assertEqual(usage.total_tokens, 3)
+        call = ChatCompletionMessageToolCall.from_dict(
+            {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}, strict=True)
+        self.assertEqual(call.function.name, "f")
+        with self.assertRaises(ValidationError) as caught:
+            CompletionUsage.from_dict({"prompt_tokens": 1, "completion_tokens": 2}, strict=True)
+        self.assertEqual(caught.exception.errors, (Problem("total_tokens", "required key is missing"),))
+
+    def test_enum_members_in_input_dicts(self):
+        doc = wire_response()
+        doc["object"] = Object.CHAT_COMPLETION
+        doc["choices"][0]["finish_reason"] = FinishReason.STOP
+        self.assertEqual(Response.from_dict(doc, strict=True), Response.from_dict(wire_response()))
+
+
+class TestRoundTrip(unittest.TestCase):
+    """to_dict gives back exactly what was parsed; OpenAI's key order survives byte for byte."""
+
+    def test_full_response_round_trip(self):
+        for strict in (False, True):
+            r = Response.from_dict(full_response(), strict=strict)
+            self.assertEqual(r.to_dict(), full_response())
+            self.assertEqual(Response.from_dict(r.to_dict(), strict=strict), r)
+
+    def test_full_chunk_round_trip(self):
+        for strict in (False, True):
+            c = Chunk.from_dict(full_chunk(), strict=strict)
+            self.assertEqual(c.to_dict(), full_chunk())
+            self.assertEqual(Chunk.from_dict(c.to_dict(), strict=strict), c)
+
+    def test_wire_order_byte_for_byte(self):
+        for options in ({}, {"indent": 2}, {"separators": (",", ":")}, {"ensure_ascii": False}):
+            text = json.dumps(wire_response(), **options)
+            self.assertEqual(json.dumps(loads(text).to_dict(), **options), text)
+            self.assertEqual(dumps(loads(text), **options), text)
+            self.assertEqual(dumps(loads(text.encode("utf-8"), strict=True), **options), text)
+
+    def test_known_keys_come_out_in_wire_order_whatever_the_input_order(self):
+        scrambled = reverse_keys(wire_response())
+        self.assertNotEqual(key_orders(scrambled), key_orders(wire_response()))
+        out = Response.from_dict(scrambled).to_dict()
+        self.assertEqual(key_orders(out), key_orders(wire_response()))
+        self.assertEqual(json.dumps(out), json.dumps(wire_response()))
+
+    def test_tool_call_response_key_order(self):
+        text = json.dumps(tool_response())
+        self.assertEqual(dumps(loads(text)), text)
+
+    def test_chunk_key_order(self):
+        doc = delta_doc({"role": "assistant", "content": "x"}, obfuscation="ab")
+        text = json.dumps(doc)
+        self.assertEqual(dumps(loads_chunk(text)), text)
+
+    def test_unknown_keys_after_known_keys_in_received_order(self):
+        doc = {"zeta": 1, "id": "x", "alpha": {"b": [1, None]}, "object": "chat.completion", "created": 1,
+               "model": "m", "choices": [{"z_choice": True, "index": 0, "a_choice": "s",
+                                          "message": {"role": "assistant", "content": "c", "refusal": None},
+                                          "logprobs": None, "finish_reason": "stop"}], "mid": None}
+        for strict in (False, True):
+            r = Response.from_dict(doc, strict=strict)
+            self.assertEqual(list(r.extra), ["zeta", "alpha", "mid"])
+            self.assertEqual(r.extra["alpha"], {"b": [1, None]})
+            self.assertIsNone(r.extra["mid"])
+            out = r.to_dict()
+            self.assertEqual(list(out), ["id", "object", "created", "model", "choices", "zeta", "alpha", "mid"])
+            self.assertEqual(list(out["choices"][0]),
+                             ["index", "message", "logprobs", "finish_reason", "z_choice", "a_choice"])
+            self.assertEqual(out, doc)
+
+    def test_unknown_enum_value_round_trips_as_plain_str(self):
+        doc = wire_response()
+        doc["choices"][0]["finish_reason"] = "eos"
+        r = Response.from_dict(doc)
+        self.assertEqual(r.choices[0].finish_reason, "eos")
+        self.assertIs(type(r.choices[0].finish_reason), str)
+        self.assertEqual(r.to_dict(), doc)
+
+    def test_big_ints_stay_exact(self):
+        big = 2 ** 64 + 12345
+        huge = -(10 ** 40) - 7
+        doc = wire_response()
+        doc["created"] = big
+        doc["usage"]["total_tokens"] = huge
+        doc["seed"] = 2 ** 70 + 1
+        doc["choices"][0]["logprobs"] = {"content": [{"token": "a", "logprob": 10 ** 30 + 1, "bytes": [2 ** 65],
+                                                      "top_logprobs": []}], "refusal": None}
+        for strict in (False, True):
+            text = json.dumps(doc)
+            r = loads(text, strict=strict)
+            self.assertEqual(r.created, big)
+            self.assertEqual(r.usage.total_tokens, huge)
+            self.assertEqual(r.extra["seed"], 2 ** 70 + 1)
+            self.assertEqual(r.choices[0].logprobs.content[0].logprob, 10 ** 30 + 1)
+            self.assertEqual(r.choices[0].logprobs.content[0].bytes, (2 ** 65,))
+            self.assertEqual(dumps(r), text)
+
+    def test_integral_floats_in_integer_fields_become_int(self):
+        doc = wire_response()
+        doc["created"] = 1741569952.0
+        doc["choices"][0]["index"] = 0.0
+        doc["usage"]["total_tokens"] = 29.0
+        for strict in (False, True):
+            r = Response.from_dict(doc, strict=strict)
+            for value, expected in ((r.created, 1741569952), (r.choices[0].index, 0), (r.usage.total_tokens, 29)):
+                self.assertEqual(value, expected)
+                self.assertIs(type(value), int)
+            self.assertEqual(r.to_dict(), doc)  # 2 == 2.0
+
+    def test_number_fields_keep_ints_and_floats(self):
+        doc = full_response()
+        r = Response.from_dict(doc, strict=True)
+        self.assertIs(type(r.choices[0].logprobs.refusal[0].logprob), int)
+        self.assertIs(type(r.choices[0].logprobs.content[0].logprob), float)
+        self.assertIs(type(r.moderation.input.results[0].category_scores["hate"]), int)
+
+    def test_content_parts_round_trip(self):
+        doc = wire_response()
+        parts = [{"type": "thinking", "thinking": [{"type": "text", "text": "hm"}]}, {"type": "text", "text": "4"}]
+        doc["choices"][0]["message"]["content"] = parts
+        r = Response.from_dict(doc)
+        self.assertEqual(r.choices[0].message.content, tuple(parts))
+        self.assertEqual(r.to_dict(), doc)
+
+
+class TestValueSemantics(unittest.TestCase):
+    """Models are immutable values: frozen, compared by value, picklable, unshared with their inputs."""
+
+    def test_assignment_raises_frozen_instance_error(self):
+        r = Response.from_dict(full_response())
+        targets = [(r, "id"), (r, "extra"), (r.choices[0], "finish_reason"), (r.choices[0].message, "content"),
+                   (r.usage.prompt_tokens_details, "cached_tokens"), (r.moderation.output, "code")]
+        for obj, name in targets:
+            with self.subTest(type(obj).__name__ + "." + name):
+                with self.assertRaises(dataclasses.FrozenInstanceError):
+                    setattr(obj, name, "changed")
+                with self.assertRaises(dataclasses.FrozenInstanceError):
+                    delattr(obj, name)
+        self.assertEqual(r.to_dict(), full_response())
+
+    def test_parsing_never_mutates_its_input(self):
+        good = full_response()
+        good["x_unknown"] = {"nested": [1, {"a": None}]}
+        good["choices"][0]["message"]["content"] = [{"type": "text", "text": "hi"}]
+        bad = full_response()
+        bad["created"] = "yesterday"
+        bad["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] = 5
+        chunk = full_chunk()
+        for model, doc in ((Response, good), (Response, bad), (Chunk, chunk), (Chunk, good)):
+            for strict in (False, True):
+                before = copy.deepcopy(doc)
+                try:
+                    model.from_dict(doc, strict=strict)
+                except ValidationError:
+                    pass
+                self.assertEqual(doc, before)
+                self.assertEqual(key_orders(doc), key_orders(before))
+
+    def test_no_state_shared_with_input(self):
+        doc = full_response()
+        doc["x_unknown"] = {"nested": [1, {"a": None}]}
+        doc["choices"][0]["x_choice"] = [{"deep": ["v"]}]
+        parts_doc = wire_response()
+        parts_doc["choices"][0]["message"]["content"] = [{"type": "text", "text": "hi", "meta": {"k": [1]}}]
+        for source in (doc, parts_doc):
+            for strict in (False, True):
+                if strict and source is parts_doc:
+                    continue
+                source_copy = copy.deepcopy(source)
+                r = Response.from_dict(source_copy, strict=strict)
+                expected = r.to_dict()
+                # Mutate everything reachable in the input, including nested unknown values.
+                stack = [source_copy]
+                while stack:
+                    item = stack.pop()
+                    if isinstance(item, dict):
+                        stack.extend(item.values())
+                        item["injected"] = "!"
+                    elif isinstance(item, list):
+                        stack.extend(item)
+                        item.append("injected")
+                self.assertEqual(r.to_dict(), expected)
+                self.assertEqual(expected, source)
+
+    def test_no_state_shared_with_to_dict_result(self):
+        doc = full_response()
+        doc["x_unknown"] = {"nested": [1, {"a": None}]}
+        parts_doc = wire_response()
+        parts_doc["choices"][0]["message"]["content"] = [{"type": "text", "text": "hi", "meta": {"k": [1]}}]
+        for source in (doc, parts_doc):
+            r = Response.from_dict(source)
+            first = r.to_dict()
+            stack = [first]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, dict):
+                    stack.extend(item.values())
+                    item["injected"] = "!"
+                elif isinstance(item, list):
+                    stack.extend(item)
+                    item.append("injected")
+            self.assertEqual(r.to_dict(), source)
+
+    def test_equality_by_value(self):
+        a = Response.from_dict(full_response())
+        b = Response.from_dict(full_response())
+        self.assertIsNot(a, b)
+        self.assertEqual(a, b)
+        other = full_response()
+        other["choices"][1]["message"]["refusal"] = "No."
+        self.assertNotEqual(a, Response.from_dict(other))
+        extra = full_response()
+        extra["x_unknown"] = 1
+        self.assertNotEqual(a, Response.from_dict(extra))
+        missing_vs_null = wire_response()
+        missing_vs_null["system_fingerprint"] = None
+        without = wire_response()
+        del without["system_fingerprint"]
+        self.assertNotEqual(Response.from_dict(missing_vs_null), Response.from_dict(without))
+
+    def test_pickle_and_copy_round_trip(self):
+        doc = full_response()
+        doc["x_unknown"] = {"nested": [1, {"a": None}]}
+        for obj in (Response.from_dict(doc), Chunk.from_dict(full_chunk(), strict=True),
+                    Response.from_dict(doc).choices[0].message):
+            for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+                restored = pickle.loads(pickle.dumps(obj, protocol))
+                self.assertEqual(restored, obj)
+                self.assertIs(type(restored), type(obj))
+            self.assertEqual(copy.deepcopy(obj), obj)
+            self.assertEqual(copy.copy(obj), obj)
+            self.assertEqual(copy.deepcopy(obj).to_dict(), obj.to_dict())
+        restored = pickle.loads(pickle.dumps(Response.from_dict(doc)))
+        with self.assertRaises(dataclasses.FrozenInstanceError):
+            restored.id = "x"  # type: ignore[misc]
+
+    def test_repr_is_readable(self):
+        r = Response.from_dict(full_response())
+        text = repr(r)
+        for fragment in ("CreateChatCompletionResponse(", "id='chatcmpl-full'", "Choice(", "index=0",
+                         "ChatCompletionMessageToolCall(", "name='get_weather'", "MISSING"):
+            self.assertIn(fragment, text)
+        self.assertIn("usage=CompletionUsage(prompt_tokens=19", text)
+
+    def test_first_use_in_a_fresh_interpreter(self):
+        """Constructing, dumping, comparing or unpickling work as the very first thing a process does."""
+        payload = pickle.dumps(Response.from_dict(full_response()))
+        snippets = {
+            "construct": "u = cc.CompletionUsage(prompt_tokens=1, completion_tokens=2, total_tokens=3)\n"
+                         "print(cc.dumps(u))\n",
+            "compare": "u = cc.CompletionUsage(prompt_tokens=1, completion_tokens=2, total_tokens=3)\n"
+                       "assert u == cc.CompletionUsage.from_dict(u.to_dict(), strict=True), repr(u)\n"
+                       "assert 'total_tokens=3' in repr(u)\n"
+                       "print(cc.dumps(u))\n",
+            "unpickle": "r = pickle.loads(sys.stdin.buffer.read())\nprint(cc.dumps(r))\n",
+        }
+        for name, body in snippets.items():
+            with self.subTest(name):
+                code = "import pickle, sys\nimport chatcompletion as cc\n" + body
+                proc = subprocess.run([sys.executable, "-c", code], input=payload, cwd=HERE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+                self.assertEqual(proc.returncode, 0, proc.stderr.decode("utf-8", "replace"))
+                out = json.loads(proc.stdout.decode("utf-8"))
+                if name == "unpickle":
+                    self.assertEqual(out, full_response())
+                else:
+                    self.assertEqual(out, {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3})
+
+    def test_validation_error_pickles(self):
+        with self.assertRaises(ValidationError) as caught:
+            Response.from_dict({"id": 5, "created": "x"})
+        error = caught.exception
+        restored = pickle.loads(pickle.dumps(error))
+        self.assertIs(type(restored), ValidationError)
+        self.assertEqual(restored.errors, error.errors)
+        self.assertEqual(str(restored), str(error))
+
+
+class TestManyObjects(ProblemAssertions):
+    """Arrays of many complete objects (parsed and dumped column by column) act like one object at a time."""
+
+    def test_round_trip_both_modes(self):
+        doc = columns_response()
+        for strict in (False, True):
+            r = Response.from_dict(doc, strict=strict)
+            out = r.to_dict()
+            self.assertEqual(out, doc)
+            self.assertEqual(key_orders(out), key_orders(doc))
+            self.assertEqual(json.dumps(out), json.dumps(doc))
+            self.assertEqual(Response.from_dict(out, strict=strict), r)
+        self.assertEqual(doc, columns_response())
+
+    def test_items_equal_parsing_one_at_a_time(self):
+        doc = columns_response()
+        for strict in (False, True):
+            r = Response.from_dict(doc, strict=strict)
+            self.assertEqual(r.choices, tuple(Choice.from_dict(c, strict=strict) for c in doc["choices"]))
+            tokens = doc["choices"][2]["logprobs"]["content"]
+            parsed = r.choices[2].logprobs.content
+            self.assertEqual(parsed, tuple(ChatCompletionTokenLogprob.from_dict(t, strict=strict) for t in tokens))
+            for item, token in zip(parsed, tokens):
+                self.assertIsInstance(item, ChatCompletionTokenLogprob)
+                self.assertEqual((item.token, item.logprob, item.bytes), (token["token"], token["logprob"],
+                                                                         tuple(token["bytes"])))
+                self.assertEqual([t.token for t in item.top_logprobs], [t["token"] for t in token["top_logprobs"]])
+                self.assertIsInstance(item.top_logprobs, tuple)
+                self.assertTrue(all(isinstance(t, TopLogprob) for t in item.top_logprobs))
+            with self.assertRaises(dataclasses.FrozenInstanceError):
+                parsed[3].token = "x"  # type: ignore[misc]
+            self.assertEqual([c.finish_reason for c in r.choices], list(FINISH_CYCLE))
+            self.assertEqual([type(c.finish_reason) for c in r.choices], [FinishReason] * 5)
+            self.assertEqual([c.message.role for c in r.choices], [Role.ASSISTANT] * 5)
+            self.assertEqual([c.message.function_call.name for c in r.choices], ["fn%d" % i for i in range(5)])
+
+    def test_enum_column_with_unknown_value(self):
+        doc = columns_response()
+        doc["choices"][2]["finish_reason"] = "eos"
+        doc["choices"][3]["message"]["role"] = "model"
+        r = Response.from_dict(doc)
+        self.assertEqual([c.finish_reason for c in r.choices], ["stop", "length", "eos", "content_filter",
+                                                                "function_call"])
+        self.assertIs(type(r.choices[2].finish_reason), str)
+        self.assertIs(r.choices[1].finish_reason, FinishReason.LENGTH)
+        self.assertEqual(r.choices[3].message.role, "model")
+        self.assertEqual(r.to_dict(), doc)
+        errors = self.errors_of(Response, doc, strict=True)
+        self.assertEqual(sorted(p.path for p in errors), ["choices[2].finish_reason", "choices[3].message.role"])
+
+    def test_errors_inside_columns_have_exact_paths(self):
+        token = ("choices", 1, "logprobs", "content")
+        cases = [
+            (token + (4, "logprob"), "x", "choices[1].logprobs.content[4].logprob", "expected number"),
+            (token + (5, "bytes", 2), True, "choices[1].logprobs.content[5].bytes[2]", "expected int, got bool"),
+            (token + (1, "top_logprobs", 3, "bytes"), "x", "choices[1].logprobs.content[1].top_logprobs[3].bytes",
+             "expected array"),
+            (token + (3, "top_logprobs", 4, "token"), 7, "choices[1].logprobs.content[3].top_logprobs[4].token",
+             "expected str"),
+            (token + (2, "top_logprobs", 0), None, "choices[1].logprobs.content[2].top_logprobs[0]",
+             "expected object, got null"),
+            (("choices", 3, "index"), "3", "choices[3].index", "expected int"),
+            (("choices", 4, "message", "content"), 5, "choices[4].message.content", "expected str"),
+            (("choices", 0, "message", "function_call", "arguments"), [], "choices[0].message.function_call.arguments",
+             "expected str"),
+            (("choices", 2, "logprobs"), [], "choices[2].logprobs", "expected object"),
+        ]
+        for path, value, where, prefix in cases:
+            doc = mutated(columns_response, set_at(path, value))
+            for strict in (False, True):
+                with self.subTest(where, strict=strict):
+                    self.assertOnlyProblem(self.errors_of(Response, doc, strict=strict), where, prefix)
+
+    def test_null_in_a_column(self):
+        doc = columns_response()
+        doc["choices"][1]["logprobs"]["content"][3]["top_logprobs"][2]["logprob"] = None
+        doc["choices"][4]["logprobs"] = None
+        r = Response.from_dict(doc)
+        self.assertIsNone(r.choices[1].logprobs.content[3].top_logprobs[2].logprob)
+        self.assertIsNone(r.choices[4].logprobs)
+        self.assertEqual(r.to_dict(), doc)
+        errors = self.errors_of(Response, doc, strict=True)
+        self.assertEqual([p.path for p in errors], ["choices[1].logprobs.content[3].top_logprobs[2].logprob"])
+
+    def test_integral_floats_bools_and_nulls_in_columns(self):
+        doc = columns_response()
+        for t in doc["choices"][0]["logprobs"]["content"]:
+            t["bytes"] = [float(b) for b in t["bytes"]]
+        doc["choices"][0]["logprobs"]["content"][1]["bytes"] = None
+        doc["choices"][0]["logprobs"]["content"][2]["logprob"] = -2
+        for strict in (False, True):
+            r = Response.from_dict(doc, strict=strict)
+            content = r.choices[0].logprobs.content
+            original = columns_response()["choices"][0]["logprobs"]["content"][0]["bytes"]
+            self.assertEqual(content[0].bytes, tuple(original))
+            self.assertEqual({type(b) for t in content if t.bytes for b in t.bytes}, {int})
+            self.assertIsNone(content[1].bytes)
+            self.assertIs(type(content[2].logprob), int)
+            self.assertEqual(r.to_dict(), doc)
+        doc["choices"][0]["logprobs"]["content"][3]["logprob"] = False
+        for strict in (False, True):
+            errors = self.errors_of(Response, doc, strict=strict)
+            self.assertEqual([p.path for p in errors], ["choices[0].logprobs.content[3].logprob"])
+
+    def test_mixed_objects_in_one_array(self):
+        doc = columns_response()
+        tokens = doc["choices"][0]["logprobs"]["content"]
+        tokens[1]["x_vendor"] = {"k": [1]}
+        del tokens[2]["top_logprobs"]
+        tokens[4]["top_logprobs"][0]["x_top"] = None
+        del doc["choices"][3]["message"]["audio"]
+        doc["choices"][2]["x_choice"] = "kept"
+        r = Response.from_dict(doc)
+        content = r.choices[0].logprobs.content
+        self.assertEqual(dict(content[1].extra), {"x_vendor": {"k": [1]}})
+        self.assertEqual(dict(content[0].extra), {})
+        self.assertIs(content[2].top_logprobs, MISSING)
+        self.assertEqual(dict(content[4].top_logprobs[0].extra), {"x_top": None})
+        self.assertIs(r.choices[3].message.audio, MISSING)
+        self.assertEqual(r.choices[2].extra["x_choice"], "kept")
+        out = r.to_dict()
+        self.assertEqual(out, doc)
+        self.assertEqual(key_orders(out), key_orders(doc))
+        errors = self.errors_of(Response, doc, strict=True)
+        self.assertEqual([p.path for p in errors], ["choices[0].logprobs.content[2].top_logprobs"])
+
+    def test_no_state_shared_through_columns(self):
+        doc = columns_response()
+        r = Response.from_dict(doc)
+        expected = columns_response()
+        for choice in doc["choices"]:
+            choice["index"] = 99
+            for t in choice["logprobs"]["content"]:
+                t["bytes"].append(0)
+                t["top_logprobs"].append(None)
+                t["token"] = "changed"
+        self.assertEqual(r.to_dict(), expected)
+        out = r.to_dict()
+        for choice in out["choices"]:
+            for t in choice["logprobs"]["content"]:
+                t["bytes"].clear()
+                t["top_logprobs"][0]["bytes"].append(1)
+        self.assertEqual(r.to_dict(), expected)
+
+    def test_stream_chunks_with_many_choices(self):
+        choices = [{"index": i, "delta": {"role": "assistant", "content": "c%d" % i}, "logprobs": None,
+                    "finish_reason": None} for i in range(6)]
+        doc = chunk_doc(choices)
+        for strict in (False, True):
+            c = Chunk.from_dict(doc, strict=strict)
+            self.assertEqual([x.delta.content for x in c.choices], ["c%d" % i for i in range(6)])
+            self.assertEqual(c.to_dict(), doc)
+        result = accumulate([doc, doc])
+        self.assertEqual([x.message.content for x in result.choices], ["c%d" * 2 % (i, i) for i in range(6)])
+
+
+# =========================================================================== 2. lenient tolerances
+
+# (name, base document, mutation, what to read from the lenient result, expected value,
+#  strict problem path, strict message prefix)
+RESPONSE_TOLERANCES = [
+    ("finish_reason eos", set_at(("choices", 0, "finish_reason"), "eos"),
+     lambda r: r.choices[0].finish_reason, "eos", "choices[0].finish_reason", "expected one of"),
+    ("service_tier on_demand", set_at(("service_tier",), "on_demand"),
+     lambda r: r.service_tier, "on_demand", "service_tier", "expected one of"),
+    ("role model", set_at(("choices", 0, "message", "role"), "model"),
+     lambda r: r.choices[0].message.role, "model", "choices[0].message.role", "expected one of"),
+    ("missing id", del_at(("id",)), lambda r: r.id, MISSING, "id", "required key is missing"),
+    ("missing object", del_at(("object",)), lambda r: r.object, MISSING, "object", "required key is missing"),
+    ("missing refusal", del_at(("choices", 0, "message", "refusal")),
+     lambda r: r.choices[0].message.refusal, MISSING, "choices[0].message.refusal", "required key is missing"),
+    ("missing logprobs", del_at(("choices", 0, "logprobs")),
+     lambda r: r.choices[0].logprobs, MISSING, "choices[0].logprobs", "required key is missing"),
+    ("missing content", del_at(("choices", 0, "message", "content")),
+     lambda r: r.choices[0].message.content, MISSING, "choices[0].message.content", "required key is missing"),
+    ("missing message", del_at(("choices", 0, "message")),
+     lambda r: r.choices[0].message, MISSING, "choices[0].message", "required key is missing"),
+    ("missing finish_reason", del_at(("choices", 0, "finish_reason")),
+     lambda r: r.choices[0].finish_reason, MISSING, "choices[0].finish_reason", "required key is missing"),
+    ("missing total_tokens", del_at(("usage", "total_tokens")),
+     lambda r: r.usage.total_tokens, MISSING, "usage.total_tokens", "required key is missing"),
+    ("null annotations", set_at(("choices", 0, "message", "annotations"), None),
+     lambda r: r.choices[0].message.annotations, None, "choices[0].message.annotations", "expected array"),
+    ("null tool_calls", set_at(("choices", 0, "message", "tool_calls"), None),
+     lambda r: r.choices[0].message.tool_calls, None, "choices[0].message.tool_calls", "expected array"),
+    ("null prompt_tokens_details", set_at(("usage", "prompt_tokens_details"), None),
+     lambda r: r.usage.prompt_tokens_details, None, "usage.prompt_tokens_details", "expected object, got null"),
+    ("null completion_tokens_details", set_at(("usage", "completion_tokens_details"), None),
+     lambda r: r.usage.completion_tokens_details, None, "usage.completion_tokens_details",
+     "expected object, got null"),
+    ("null cached_tokens", set_at(("usage", "prompt_tokens_details", "cached_tokens"), None),
+     lambda r: r.usage.prompt_tokens_details.cached_tokens, None, "usage.prompt_tokens_details.cached_tokens",
+     "expected int, got null"),
+    ("null system_fingerprint", set_at(("system_fingerprint",), None),
+     lambda r: r.system_fingerprint, None, "system_fingerprint", "expected str, got null"),
+    ("null usage", set_at(("usage",), None), lambda r: r.usage, None, "usage", "expected object, got null"),
+    ("null model", set_at(("model",), None), lambda r: r.model, None, "model", "expected str, got null"),
+    ("null created", set_at(("created",), None), lambda r: r.created, None, "created", "expected int, got null"),
+    ("null finish_reason", set_at(("choices", 0, "finish_reason"), None),
+     lambda r: r.choices[0].finish_reason, None, "choices[0].finish_reason", "expected one of"),
+    ("null message", set_at(("choices", 0, "message"), None),
+     lambda r: r.choices[0].message, None, "choices[0].message", "expected object, got null"),
+    ("content parts", set_at(("choices", 0, "message", "content"),
+                             [{"type": "thinking", "thinking": [{"type": "text", "text": "hm"}]},
+                              {"type": "text", "text": "4"}]),
+     lambda r: r.choices[0].message.content,
+     ({"type": "thinking", "thinking": [{"type": "text", "text": "hm"}]}, {"type": "text", "text": "4"}),
+     "choices[0].message.content", "expected str or null, got array"),
+    ("tool call without type or id (llama.cpp)",
+     set_at(("choices", 0, "message", "tool_calls"), [{"function": {"name": "f", "arguments": "{}"}}]),
+     lambda r: (type(r.choices[0].message.tool_calls[0]), r.choices[0].message.tool_calls[0].id,
+                r.choices[0].message.tool_calls[0].type, r.choices[0].message.tool_calls[0].function.name),
+     (ChatCompletionMessageToolCall, MISSING, MISSING, "f"),
+     "choices[0].message.tool_calls[0].type", "required key is missing"),
+    ("tool call of unknown type", set_at(("choices", 0, "message", "tool_calls"),
+                                         [{"id": "c", "type": "mcp", "function": {"name": "f", "arguments": ""}}]),
+     lambda r: (type(r.choices[0].message.tool_calls[0]), r.choices[0].message.tool_calls[0].type),
+     (ChatCompletionMessageToolCall, "mcp"), "choices[0].message.tool_calls[0].type", "expected"),
+]
+
+CHUNK_TOLERANCES = [
+    ("chunk finish_reason eos", set_at(("choices", 0, "finish_reason"), "eos"),
+     lambda c: c.choices[0].finish_reason, "eos", "choices[0].finish_reason", "expected one of"),
+    ("chunk empty object (Azure)", set_at(("object",), ""), lambda c: c.object, "", "object", "expected one of"),
+    ("chunk null system_fingerprint", set_at(("system_fingerprint",), None),
+     lambda c: c.system_fingerprint, None, "system_fingerprint", "expected str, got null"),
+    ("chunk missing finish_reason", del_at(("choices", 0, "finish_reason")),
+     lambda c: c.choices[0].finish_reason, MISSING, "choices[0].finish_reason", "required key is missing"),
+    ("chunk tool call without index", del_at(("choices", 0, "delta", "tool_calls", 0, "index")),
+     lambda c: c.choices[0].delta.tool_calls[0].index, MISSING, "choices[0].delta.tool_calls[0].index",
+     "required key is missing"),
+    ("chunk delta content parts", set_at(("choices", 0, "delta", "content"), [{"type": "text", "text": "x"}]),
+     lambda c: c.choices[0].delta.content, ({"type": "text", "text": "x"},),
+     "choices[0].delta.content", "expected str or null, got array"),
+    ("chunk null delta tool_calls", set_at(("choices", 0, "delta", "tool_calls"), None),
+     lambda c: c.choices[0].delta.tool_calls, None, "choices[0].delta.tool_calls", "expected array"),
+    ("chunk tool call type null", set_at(("choices", 0, "delta", "tool_calls", 0, "type"), None),
+     lambda c: c.choices[0].delta.tool_calls[0].type, None, "choices[0].delta.tool_calls[0].type", "expected"),
+]
+
+# Where an unknown key may sit in full_response(), and how to reach that object once parsed.
+UNKNOWN_KEY_LEVELS = [
+    ("top", (), lambda r: r),
+    ("choice", ("choices", 0), lambda r: r.choices[0]),
+    ("message", ("choices", 0, "message"), lambda r: r.choices[0].message),
+    ("tool call", ("choices", 0, "message", "tool_calls", 0), lambda r: r.choices[0].message.tool_calls[0]),
+    ("function", ("choices", 0, "message", "tool_calls", 0, "function"),
+     lambda r: r.choices[0].message.tool_calls[0].function),
+    ("custom tool call", ("choices", 0, "message", "tool_calls", 1), lambda r: r.choices[0].message.tool_calls[1]),
+    ("custom input", ("choices", 0, "message", "tool_calls", 1, "custom"),
+     lambda r: r.choices[0].message.tool_calls[1].custom),
+    ("legacy function_call", ("choices", 0, "message", "function_call"),
+     lambda r: r.choices[0].message.function_call),
+    ("audio", ("choices", 0, "message", "audio"), lambda r: r.choices[0].message.audio),
+    ("annotation", ("choices", 0, "message", "annotations", 0), lambda r: r.choices[0].message.annotations[0]),
+    ("url_citation", ("choices", 0, "message", "annotations", 0, "url_citation"),
+     lambda r: r.choices[0].message.annotations[0].url_citation),
+    ("choice logprobs", ("choices", 0, "logprobs"), lambda r: r.choices[0].logprobs),
+    ("token logprob", ("choices", 0, "logprobs", "content", 0), lambda r: r.choices[0].logprobs.content[0]),
+    ("top logprob", ("choices", 0, "logprobs", "content", 0, "top_logprobs", 1),
+     lambda r: r.choices[0].logprobs.content[0].top_logprobs[1]),
+    ("usage", ("usage",), lambda r: r.usage),
+    ("prompt details", ("usage", "prompt_tokens_details"), lambda r: r.usage.prompt_tokens_details),
+    ("completion details", ("usage", "completion_tokens_details"), lambda r: r.usage.completion_tokens_details),
+    ("moderation", ("moderation",), lambda r: r.moderation),
+    ("moderation results", ("moderation", "input"), lambda r: r.moderation.input),
+    ("moderation result body", ("moderation", "input", "results", 0), lambda r: r.moderation.input.results[0]),
+    ("moderation error", ("moderation", "output"), lambda r: r.moderation.output),
+]
+
+
+class TestLenientTolerances(ProblemAssertions):
+    """Each deviation real servers send is accepted and kept by lenient mode, and refused by strict mode."""
+
+    def check_tolerance(self, model, factory, name, mutate, read, expected, path, prefix):
+        with self.subTest(name):
+            self.assertIsNotNone(model.from_dict(factory(), strict=True))  # the base is strictly valid
+            doc = mutated(factory, mutate)
+            obj = model.from_dict(doc)
+            value = read(obj)
+            if expected is MISSING or expected is None:
+                self.assertIs(value, expected)
+            else:
+                self.assertEqual(value, expected)
+            self.assertEqual(obj.to_dict(), doc)
+            self.assertEqual(model.from_dict(obj.to_dict()), obj)
+            self.assertOnlyProblem(self.errors_of(model, doc, strict=True), path, prefix)
+
+    def test_response_tolerances(self):
+        for name, mutate, read, expected, path, prefix in RESPONSE_TOLERANCES:
+            self.check_tolerance(Response, wire_response, name, mutate, read, expected, path, prefix)
+
+    def test_chunk_tolerances(self):
+        for name, mutate, read, expected, path, prefix in CHUNK_TOLERANCES:
+            self.check_tolerance(Chunk, full_chunk, name, mutate, read, expected, path, prefix)
+
+    def test_unknown_enum_value_is_plain_str(self):
+        doc = wire_response()
+        doc["choices"][0]["finish_reason"] = "eos"
+        doc["service_tier"] = "on_demand"
+        r = Response.from_dict(doc)
+        self.assertIs(type(r.choices[0].finish_reason), str)
+        self.assertIs(type(r.service_tier), str)
+        self.assertNotIsInstance(r.choices[0].finish_reason, FinishReason)
+
+    def test_everything_missing_is_accepted(self):
+        r = Response.from_dict({})
+        for name in ("id", "object", "created", "model", "choices", "usage", "service_tier", "metadata"):
+            self.assertIs(getattr(r, name), MISSING)
+        self.assertEqual(r.to_dict(), {})
+        self.assertEqual(Chunk.from_dict({"choices": [{}]}).choices[0].delta, MISSING)
+
+    def test_unknown_keys_at_every_level_kept_in_both_modes(self):
+        value = {"nested": [1, {"a": None}], "s": "\u00e9"}
+        for name, path, read in UNKNOWN_KEY_LEVELS:
+            with self.subTest(name):
+                doc = full_response()
+                at(doc, path)["x_vendor"] = copy.deepcopy(value)
+                at(doc, path)["x_null"] = None
+                for strict in (False, True):
+                    r = Response.from_dict(doc, strict=strict)
+                    obj = read(r)
+                    self.assertEqual(dict(obj.extra), {"x_vendor": value, "x_null": None})
+                    out = r.to_dict()
+                    self.assertEqual(out, doc)
+                    self.assertEqual(list(at(out, path))[-2:], ["x_vendor", "x_null"])
+
+    def test_unknown_keys_in_chunk_levels(self):
+        doc = full_chunk()
+        doc["x_groq"] = {"id": "req_1"}
+        doc["choices"][0]["native_finish_reason"] = None
+        doc["choices"][0]["delta"]["reasoning_content"] = "think"
+        doc["choices"][0]["delta"]["tool_calls"][0]["function"]["x"] = 1
+        for strict in (False, True):
+            c = Chunk.from_dict(doc, strict=strict)
+            self.assertEqual(c.extra["x_groq"], {"id": "req_1"})
+            self.assertIsNone(c.choices[0].extra["native_finish_reason"])
+            self.assertEqual(c.choices[0].delta.extra["reasoning_content"], "think")
+            self.assertEqual(c.choices[0].delta.tool_calls[0].function.extra["x"], 1)
+            self.assertEqual(c.to_dict(), doc)
+
+    def test_strict_lists_every_deviation(self):
+        doc = wire_response()
+        del doc["id"]
+        doc["choices"][0]["finish_reason"] = "eos"
+        del doc["choices"][0]["message"]["refusal"]
+        doc["system_fingerprint"] = None
+        errors = self.errors_of(Response, doc, strict=True)
+        self.assertEqual(sorted(p.path for p in errors),
+                         sorted(["id", "choices[0].finish_reason", "choices[0].message.refusal",
+                                 "system_fingerprint"]))
+        Response.from_dict(doc)  # and lenient takes it
+
+
+# =========================================================================== 3. error paths
+
+ARGS_PATH = ("choices", 0, "message", "tool_calls", 1, "function", "arguments")
+LOGPROB = ("choices", 0, "logprobs", "content", 0)
+RESULT_BODY = ("moderation", "input", "results", 0)
+CITATION = ("choices", 0, "message", "annotations", 0, "url_citation")
+
+# (name, model, base, mutation, (lenient path, lenient prefix) or None when lenient accepts,
+#  (strict path, strict prefix))
+ERROR_TABLE = [
+    ("int for str arguments", Response, tool_response, set_at(ARGS_PATH, 5),
+     ("choices[0].message.tool_calls[1].function.arguments", "expected str or null, got int 5"),
+     ("choices[0].message.tool_calls[1].function.arguments", "expected str, got int 5")),
+    ("bool for int", Response, wire_response, set_at(("created",), True),
+     ("created", "expected int or null, got bool"), ("created", "expected int, got bool")),
+    ("str for int", Response, wire_response, set_at(("created",), "1715361795"),
+     ("created", "expected int or null, got str"), ("created", "expected int, got str")),
+    ("float for int", Response, wire_response, set_at(("choices", 0, "index"), 1.5),
+     ("choices[0].index", "expected int or null, got float 1.5"), ("choices[0].index", "expected int, got float")),
+    ("bool for int in usage", Response, wire_response, set_at(("usage", "total_tokens"), False),
+     ("usage.total_tokens", "expected int or null, got bool"), ("usage.total_tokens", "expected int, got bool")),
+    ("str for int in details", Response, wire_response,
+     set_at(("usage", "prompt_tokens_details", "cached_tokens"), "0"),
+     ("usage.prompt_tokens_details.cached_tokens", "expected int or null, got str"),
+     ("usage.prompt_tokens_details.cached_tokens", "expected int, got str")),
+    ("object for tool_calls", Response, wire_response, set_at(("choices", 0, "message", "tool_calls"), {}),
+     ("choices[0].message.tool_calls", "expected array or null, got object"),
+     ("choices[0].message.tool_calls", "expected array, got object")),
+    ("object for choices", Response, wire_response, set_at(("choices",), {"0": {}}),
+     ("choices", "expected array or null, got object"), ("choices", "expected array, got object")),
+    ("int for str model", Response, wire_response, set_at(("model",), 5),
+     ("model", "expected str or null, got int 5"), ("model", "expected str, got int 5")),
+    ("str for object message", Response, wire_response, set_at(("choices", 0, "message"), "hi"),
+     ("choices[0].message", "expected object"), ("choices[0].message", "expected object")),
+    ("str for number logprob", Response, full_response, set_at(LOGPROB + ("logprob",), "low"),
+     ("choices[0].logprobs.content[0].logprob", "expected number or null, got str"),
+     ("choices[0].logprobs.content[0].logprob", "expected number, got str")),
+    ("bool for number logprob", Response, full_response, set_at(LOGPROB + ("logprob",), True),
+     ("choices[0].logprobs.content[0].logprob", "expected number or null, got bool"),
+     ("choices[0].logprobs.content[0].logprob", "expected number, got bool")),
+    ("str in int array", Response, full_response, set_at(LOGPROB + ("bytes",), [72, "e"]),
+     ("choices[0].logprobs.content[0].bytes[1]", "expected int, got str"),
+     ("choices[0].logprobs.content[0].bytes[1]", "expected int, got str")),
+    ("null array item", Response, full_response, set_at(LOGPROB + ("bytes",), [None]),
+     ("choices[0].logprobs.content[0].bytes[0]", "expected int, got null"),
+     ("choices[0].logprobs.content[0].bytes[0]", "expected int, got null")),
+    ("null object array item", Response, full_response, set_at(LOGPROB + ("top_logprobs",), [None]),
+     ("choices[0].logprobs.content[0].top_logprobs[0]", "expected object, got null"),
+     ("choices[0].logprobs.content[0].top_logprobs[0]", "expected object, got null")),
+    ("null choice", Response, wire_response, set_at(("choices",), [None]),
+     ("choices[0]", "expected object, got null"), ("choices[0]", "expected object, got null")),
+    ("int metadata value", Response, full_response, set_at(("metadata",), {"k": 5}),
+     ("metadata.k", "expected str, got int 5"), ("metadata.k", "expected str, got int 5")),
+    ("null metadata value", Response, full_response, set_at(("metadata",), {"k": None}),
+     ("metadata.k", "expected str, got null"), ("metadata.k", "expected str, got null")),
+    ("array for metadata", Response, full_response, set_at(("metadata",), ["k"]),
+     ("metadata", "expected object"), ("metadata", "expected object")),
+    ("int for bool category", Response, full_response, set_at(RESULT_BODY + ("categories",), {"violence": 1}),
+     ("moderation.input.results[0].categories.violence", "expected bool, got int"),
+     ("moderation.input.results[0].categories.violence", "expected bool, got int")),
+    ("bool for number score", Response, full_response, set_at(RESULT_BODY + ("category_scores",), {"hate": True}),
+     ("moderation.input.results[0].category_scores.hate", "expected number, got bool"),
+     ("moderation.input.results[0].category_scores.hate", "expected number, got bool")),
+    ("str for array of input types", Response, full_response,
+     set_at(RESULT_BODY + ("category_applied_input_types",), {"violence": "text"}),
+     ("moderation.input.results[0].category_applied_input_types.violence", "expected array, got str"),
+     ("moderation.input.results[0].category_applied_input_types.violence", "expected array, got str")),
+    ("int for flagged", Response, full_response, set_at(RESULT_BODY + ("flagged",), 1),
+     ("moderation.input.results[0].flagged", "expected bool or null, got int"),
+     ("moderation.input.results[0].flagged", "expected bool, got int")),
+    ("str for expires_at", Response, full_response,
+     set_at(("choices", 0, "message", "audio", "expires_at"), "soon"),
+     ("choices[0].message.audio.expires_at", "expected int or null, got str"),
+     ("choices[0].message.audio.expires_at", "expected int, got str")),
+    ("int for citation title", Response, full_response, set_at(CITATION + ("title",), 5),
+     ("choices[0].message.annotations[0].url_citation.title", "expected str or null, got int 5"),
+     ("choices[0].message.annotations[0].url_citation.title", "expected str, got int 5")),
+    ("null citation title", Response, full_response, set_at(CITATION + ("title",), None),
+     None, ("choices[0].message.annotations[0].url_citation.title", "expected str, got null")),
+    ("str for citation start_index", Response, full_response, set_at(CITATION + ("start_index",), "31"),
+     ("choices[0].message.annotations[0].url_citation.start_index", "expected int or null, got str"),
+     ("choices[0].message.annotations[0].url_citation.start_index", "expected int, got str")),
+    ("int for content", Response, wire_response, set_at(("choices", 0, "message", "content"), 5),
+     ("choices[0].message.content", "expected str"),
+     ("choices[0].message.content", "expected str or null, got int 5")),
+    ("str content part", Response, wire_response, set_at(("choices", 0, "message", "content"), ["hi"]),
+     ("choices[0].message.content[0]", "expected object, got str"),
+     ("choices[0].message.content", "expected str or null, got array")),
+    ("int for finish_reason", Response, wire_response, set_at(("choices", 0, "finish_reason"), 5),
+     ("choices[0].finish_reason", "expected str or null, got int 5"),
+     ("choices[0].finish_reason", "expected one of")),
+    ("int for service_tier", Response, wire_response, set_at(("service_tier",), 5),
+     ("service_tier", "expected str or null, got int 5"), ("service_tier", "expected one of")),
+    ("int for custom input", Response, full_response,
+     set_at(("choices", 0, "message", "tool_calls", 1, "custom", "input"), 5),
+     ("choices[0].message.tool_calls[1].custom.input", "expected str or null, got int"),
+     ("choices[0].message.tool_calls[1].custom.input", "expected str, got int")),
+    ("int for moderation error code", Response, full_response, set_at(("moderation", "output", "code"), 5),
+     ("moderation.output.code", "expected str or null, got int"), ("moderation.output.code", "expected str, got int")),
+    ("unknown moderation type", Response, full_response, set_at(("moderation", "output", "type"), "bogus"),
+     None, ("moderation.output.type", "expected")),
+    ("custom call without custom", Response, full_response,
+     del_at(("choices", 0, "message", "tool_calls", 1, "custom")),
+     None, ("choices[0].message.tool_calls[1].custom", "required key is missing")),
+    ("non-str key in message", Response, wire_response, set_at(("choices", 0, "message", 1), "x"),
+     ("choices[0].message", "object key must be str, got int"),
+     ("choices[0].message", "object key must be str, got int")),
+    ("non-str key at root", Response, wire_response, set_at((None,), "x"),
+     ("<root>", "object key must be str, got null"), ("<root>", "object key must be str, got null")),
+    ("non-str key inside unknown value", Response, wire_response, set_at(("x_extra",), {"a": {2: 3}}),
+     ("x_extra.a", "object key must be str, got int"), ("x_extra.a", "object key must be str, got int")),
+    ("non-str key in metadata", Response, full_response, set_at(("metadata",), {("t",): "v"}),
+     ("metadata", "object key must be str"), ("metadata", "object key must be str")),
+    ("non-JSON unknown value", Response, wire_response, set_at(("x_extra",), {"a": {1, 2}}),
+     ("x_extra.a", "expected a JSON value, got set"), ("x_extra.a", "expected a JSON value, got set")),
+    ("chunk str for tool call index", Chunk, full_chunk,
+     set_at(("choices", 0, "delta", "tool_calls", 0, "index"), "0"),
+     ("choices[0].delta.tool_calls[0].index", "expected int or null, got str"),
+     ("choices[0].delta.tool_calls[0].index", "expected int, got str")),
+    ("chunk int for delta content", Chunk, full_chunk, set_at(("choices", 0, "delta", "content"), 5),
+     ("choices[0].delta.content", "expected str"), ("choices[0].delta.content", "expected str or null, got int")),
+    ("chunk int for obfuscation", Chunk, full_chunk, set_at(("obfuscation",), 5),
+     ("obfuscation", "expected str or null, got int"), ("obfuscation", "expected str, got int")),
+    ("chunk object for choices", Chunk, full_chunk, set_at(("choices",), {}),
+     ("choices", "expected array or null, got object"), ("choices", "expected array, got object")),
+    ("chunk unknown delta role", Chunk, full_chunk, set_at(("choices", 0, "delta", "role"), "model"),
+     None, ("choices[0].delta.role", "expected one of")),
+]
+
+
+class TestErrorPaths(ProblemAssertions):
+    """ValidationError names every problem, with an exact JSON path and a plain message."""
+
+    def test_error_table(self):
+        for name, model, factory, mutate, lenient, strict in ERROR_TABLE:
+            doc = mutated(factory, mutate)
+            with self.subTest(name, strict=False):
+                if lenient is None:
+                    self.assertEqual(model.from_dict(doc).to_dict(), doc)
+                else:
+                    self.assertOnlyProblem(self.errors_of(model, doc, strict=False), *lenient)
+            with self.subTest(name, strict=True):
+                self.assertOnlyProblem(self.errors_of(model, doc, strict=True), *strict)
+
+    def test_arguments_error_exactly(self):
+        doc = mutated(tool_response, set_at(ARGS_PATH, 5))
+        errors = self.errors_of(Response, doc, strict=True)
+        self.assertEqual(errors, (Problem("choices[0].message.tool_calls[1].function.arguments",
+                                          "expected str, got int 5"),))
+        with self.assertRaises(ValidationError) as caught:
+            loads(json.dumps(doc), strict=True)
+        self.assertEqual(str(caught.exception),
+                         "choices[0].message.tool_calls[1].function.arguments: expected str, got int 5")
+
+    def test_non_dict_root(self):
+        for root, got in (([], "array"), ("text", "str"), (5, "int"), (None, "null"), (True, "bool"),
+                          (1.5, "float")):
+            for model in (Response, Chunk):
+                for strict in (False, True):
+                    with self.subTest(root=root, model=model.__name__, strict=strict):
+                        errors = self.errors_of(model, root, strict)
+                        self.assertOnlyProblem(errors, "<root>", "expected object, got " + got)
+        with self.assertRaises(ValidationError) as caught:
+            loads("[1, 2]")
+        self.assertEqual(caught.exception.errors[0].path, "<root>")
+
+    def test_validation_error_is_value_error(self):
+        self.assertTrue(issubclass(ValidationError, ValueError))
+        self.assertTrue(issubclass(StreamError, ValidationError))
+        with self.assertRaises(ValueError):
+            loads("{")
+
+    def test_multiple_errors_collected(self):
+        doc = tool_response()
+        doc["created"] = "x"
+        doc["model"] = 5
+        doc["choices"][0]["index"] = "0"
+        doc["usage"]["total_tokens"] = True
+        at(doc, ARGS_PATH[:-1])["arguments"] = 7
+        for strict in (False, True):
+            with self.subTest(strict=strict):
+                with self.assertRaises(ValidationError) as caught:
+                    Response.from_dict(doc, strict=strict)
+                error = caught.exception
+                paths = [p.path for p in error.errors]
+                self.assertEqual(sorted(paths), sorted(["created", "model", "choices[0].index", "usage.total_tokens",
+                                                        "choices[0].message.tool_calls[1].function.arguments"]))
+                text = str(error)
+                for problem in error.errors:
+                    self.assertIn("%s: %s" % (problem.path, problem.message), text)
+                self.assertEqual(len(text.splitlines()), 5)
+
+    def test_many_errors_are_summarised_in_message(self):
+        doc = wire_response()
+        doc["choices"] = [{"index": "bad"} for _ in range(30)]
+        with self.assertRaises(ValidationError) as caught:
+            Response.from_dict(doc)
+        error = caught.exception
+        self.assertEqual(len(error.errors), 30)
+        self.assertEqual([p.path for p in error.errors], ["choices[%d].index" % i for i in range(30)])
+        lines = str(error).splitlines()
+        self.assertLess(len(lines), 30)
+        self.assertIn("choices[0].index", lines[0])
+        self.assertIn("more", lines[-1])
+
+    def test_missing_required_keys_strict(self):
+        errors = self.errors_of(Response, {}, strict=True)
+        self.assertEqual(sorted(errors), sorted(Problem(k, "required key is missing")
+                                                for k in ("id", "object", "created", "model", "choices")))
+        errors = self.errors_of(Chunk, chunk_doc([{"delta": {"tool_calls": [{}]}}]), strict=True)
+        self.assertEqual(sorted(errors), sorted([
+            Problem("choices[0].index", "required key is missing"),
+            Problem("choices[0].finish_reason", "required key is missing"),
+            Problem("choices[0].delta.tool_calls[0].index", "required key is missing"),
+        ]))
+
+    def test_huge_bad_value_gives_short_message(self):
+        big = "x" * (10 * 1024 * 1024)
+        for field_path in (("created",), ("choices", 0, "index"), ("usage", "total_tokens")):
+            doc = mutated(wire_response, set_at(field_path, big))
+            for strict in (False, True):
+                with self.assertRaises(ValidationError) as caught:
+                    Response.from_dict(doc, strict=strict)
+                self.assertLess(len(str(caught.exception)), 300)
+                self.assertIn("got str", str(caught.exception))
+        with self.assertRaises(ValidationError) as caught:
+            loads(b'{"model": ' + b"1" * 4000 + b'}')
+        self.assertLess(len(str(caught.exception)), 300)
+
+
+# =========================================================================== 4. robustness
+
+TYPE_POOL = (None, True, False, 0, -7, 2.0, 1.5, 2 ** 70, "", "text", "stop", [], [1, "a"], {}, {"k": "v"},
+             [{}], [{"type": "text", "text": "x"}], [None])
+ENUM_POOL = tuple(sorted({m.value for e in (Object, FinishReason, Role, ServiceTier, ToolCallType, AnnotationType,
+                                              ModerationType, ModerationInputType) for m in e}
+                         | {"bogus", "eos", "on_demand", ""}))
+MUTATIONS = ("type", "drop", "unknown", "null", "enum", "float_int", "bool_int")
+
+
+def json_type(value):
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    for python_type, name in ((int, "integer"), (float, "number"), (str, "string"), (list, "array"),
+                              (dict, "object")):
+        if isinstance(value, python_type):
+            return name
+    return type(value).__name__
+
+
+def locations(doc):
+    """(container, key, path) for every value below the root of a JSON document, in document order."""
+    out = []
+    stack = [(doc, "")]
+    while stack:
+        node, path = stack.pop()
+        for key, value in (node.items() if isinstance(node, dict) else enumerate(node)):
+            where = "%s[%d]" % (path, key) if isinstance(key, int) else (path + "." + key if path else key)
+            out.append((node, key, where))
+            if isinstance(value, (dict, list)):
+                stack.append((value, where))
+    return out
+
+
+def mutate(doc, rng, kind=None):
+    """Apply one random mutation of ``kind`` (random when None) to ``doc`` in place; returns what it did."""
+    kind = kind or rng.choice(MUTATIONS)
+    locs = locations(doc)
+    if kind == "unknown" or not locs:
+        dicts = [(doc, "<root>")] + [(c[k], p) for c, k, p in locs if isinstance(c[k], dict)]
+        target, where = rng.choice(dicts)
+        target["x_unknown_%d" % rng.randrange(100)] = copy.deepcopy(rng.choice(TYPE_POOL))
+        return "unknown key in " + where
+    if kind == "drop":
+        keyed = [(c, k, p) for c, k, p in locs if isinstance(c, dict)]
+        if keyed:
+            container, key, where = rng.choice(keyed)
+            del container[key]
+            return "drop " + where
+        kind = "type"
+    if kind in ("float_int", "bool_int"):
+        ints = [(c, k, p) for c, k, p in locs if type(c[k]) is int]
+        if ints:
+            container, key, where = rng.choice(ints)
+            container[key] = float(container[key]) if kind == "float_int" else rng.choice((True, False))
+            return "%r at %s" % (container[key], where)
+        kind = "type"
+    if kind == "enum":
+        strings = [(c, k, p) for c, k, p in locs if isinstance(c[k], str)]
+        if strings:
+            container, key, where = rng.choice(strings)
+            container[key] = rng.choice(ENUM_POOL)
+            return "%r at %s" % (container[key], where)
+        kind = "type"
+    container, key, where = rng.choice(locs)
+    if kind == "null":
+        container[key] = None
+        return "null at " + where
+    current = json_type(container[key])
+    container[key] = copy.deepcopy(rng.choice([v for v in TYPE_POOL if json_type(v) != current]))
+    return "%r at %s" % (container[key], where)
+
+
+def at_location(doc, index):
+    container, key, _ = locations(doc)[index]
+    return container[key]
+
+
+def fuzz_seeds():
+    """(model, document factory) pairs the fuzzers start from."""
+    def lenient_mix():
+        doc = full_response()
+        doc["service_tier"] = "on_demand"
+        doc["choices"][0]["message"]["content"] = [{"type": "text", "text": "x"}]
+        doc["x_groq"] = {"id": "r"}
+        return doc
+    return [
+        (Response, full_response), (Response, wire_response), (Response, tool_response), (Response, lenient_mix),
+        (Response, columns_response), (Response, lambda: columns_response(choices=4, tokens=4, tops=1)),
+        (Chunk, full_chunk), (Chunk, lambda: delta_doc({"content": "x"})), (Chunk, lambda: text_stream_docs()[-1]),
+        (Chunk, wire_response), (Response, full_chunk),
+    ]
+
+
+class TestRobustness(unittest.TestCase):
+    """Whatever the input, from_dict and loads raise ValidationError and nothing else."""
+
+    def assertOnlyValidationError(self, call, *args, **kwargs):
+        try:
+            result = call(*args, **kwargs)
+        except ValidationError as exc:
+            self.assertTrue(exc.errors)
+            str(exc)
+            return None
+        except Exception as exc:  # noqa: BLE001 - the point of the test
+            self.fail("%s escaped: %r" % (type(exc).__name__, exc))
+        return result
+
+    def test_deep_nesting_under_unknown_key(self):
+        deep = json.loads("[" * 900 + "]" * 900)
+        for strict in (False, True):
+            doc = wire_response()
+            doc["x_deep"] = deep
+            r = self.assertOnlyValidationError(Response.from_dict, doc, strict=strict)
+            if r is not None:
+                self.assertEqual(nesting_depth(r.extra["x_deep"]), 900)
+                self.assertEqual(nesting_depth(r.to_dict()["x_deep"]), 900)
+            text = '{"x_deep": ' + "[" * 900 + "]" * 900 + "}"
+            self.assertOnlyValidationError(loads, text, strict=strict)
+            self.assertOnlyValidationError(loads_chunk, text.encode(), strict=strict)
+
+    def test_deeper_than_any_parser_allows(self):
+        deep = []
+        for _ in range(20000):
+            deep = [deep]
+        for strict in (False, True):
+            doc = wire_response()
+            doc["x_deep"] = {"a": deep}
+            with self.assertRaises(ValidationError) as caught:
+                Response.from_dict(doc, strict=strict)
+            self.assertTrue(caught.exception.errors[0].path.startswith("x_deep.a"))
+        for text in ("[" * 100000, '{"x": ' + "[" * 100000 + "]" * 100000 + "}", "{" * 50000):
+            with self.assertRaises(ValidationError) as caught:
+                loads(text)
+            self.assertEqual(caught.exception.errors[0].path, "<root>")
+
+    def test_ten_megabyte_string(self):
+        big = "x" * (10 * 1024 * 1024) + "\u00e9"
+        doc = wire_response()
+        doc["choices"][0]["message"]["content"] = big
+        doc["x_big"] = big
+        for strict in (False, True):
+            r = Response.from_dict(doc, strict=strict)
+            self.assertEqual(len(r.choices[0].message.content), len(big))
+            self.assertEqual(r.to_dict(), doc)
+        self.assertEqual(loads(json.dumps(doc)).choices[0].message.content, big)
+
+    def test_invalid_json_text(self):
+        for text in ("", "{", '{"id": }', "{'id': 1}", '{"a": 1} trailing', "nul", "\x00", b"", b"{", "[1,]"):
+            for parse in (loads, loads_chunk):
+                with self.subTest(text=text[:20], parse=parse.__name__):
+                    with self.assertRaises(ValidationError) as caught:
+                        parse(text)
+                    self.assertEqual(caught.exception.errors[0].path, "<root>")
+                    self.assertTrue(caught.exception.errors[0].message.startswith("invalid JSON"))
+        # Integers longer than the interpreter's digit limit (3.8.14+, 3.11+) are refused, not raised.
+        text = '{"created": ' + "9" * 5000 + "}"
+        try:
+            self.assertEqual(loads(text).created, int("9" * 5000))
+        except ValidationError as exc:
+            self.assertEqual(exc.errors[0].path, "<root>")
+
+    def test_invalid_utf8(self):
+        for data in (b'{"id": "\xff"}', b'{"id": "\xc3"}', b'\xed\xa0\x80', b'{"id": "\xe2\x82"}'):
+            for parse in (loads, loads_chunk):
+                with self.assertRaises(ValidationError) as caught:
+                    parse(data)
+                self.assertEqual(caught.exception.errors[0].path, "<root>")
+
+    def test_non_text_argument_to_loads(self):
+        for value in (None, 5, 1.5, {"id": "x"}, ["{}"], object(), memoryview(b"{}")):
+            for parse in (loads, loads_chunk):
+                with self.assertRaises(ValidationError) as caught:
+                    parse(value)
+                self.assertEqual(caught.exception.errors[0].path, "<root>")
+
+    def test_odd_python_values(self):
+        class EvilRepr:
+            def __repr__(self):
+                raise RuntimeError("no repr")
+
+        class MyStr(str):
+            pass
+
+        class MyInt(int):
+            pass
+
+        oddities = [object(), EvilRepr(), {1, 2}, (1, 2), b"bytes", float("nan"), float("inf"), -float("inf"),
+                    1j, MyStr("s"), MyInt(3), range(3), {("k",): 1}, {None: 1}, {1.5: 1}]
+        paths = [("id",), ("created",), ("choices",), ("choices", 0), ("choices", 0, "message", "content"),
+                 ("choices", 0, "logprobs"), ("usage", "total_tokens"), ("metadata",), ("x_unknown",),
+                 ("choices", 0, "x_unknown"), ("choices", 0, "message", "annotations")]
+        for path in paths:
+            for value in oddities:
+                doc = wire_response()
+                at(doc, path[:-1])[path[-1]] = value
+                for strict in (False, True):
+                    with self.subTest(path=path, value=type(value).__name__, strict=strict):
+                        r = self.assertOnlyValidationError(Response.from_dict, doc, strict=strict)
+                        if r is not None:
+                            json.dumps(r.to_dict())  # whatever is accepted is JSON again
+        for root in (set(), (), b"{}", object(), EvilRepr(), MyStr("{}")):
+            self.assertOnlyValidationError(Response.from_dict, root)
+
+    def test_str_and_int_subclasses_become_plain(self):
+        class MyStr(str):
+            pass
+
+        class MyInt(int):
+            pass
+
+        doc = wire_response()
+        doc["id"] = MyStr("chatcmpl-1")
+        doc["created"] = MyInt(5)
+        doc[MyStr("x_key")] = MyStr("v")
+        r = Response.from_dict(doc)
+        self.assertIs(type(r.id), str)
+        self.assertIs(type(r.created), int)
+        self.assertIs(type(r.extra["x_key"]), str)
+        self.assertEqual(json.loads(dumps(r))["created"], 5)
+
+    def test_random_mutations(self):
+        """Bounded fuzz: only ValidationError escapes, accepted documents round-trip, lenient >= strict."""
+        rng = random.Random(20240501)
+        seeds = fuzz_seeds()
+        deadline = time.perf_counter() + 2.5
+        runs = accepted = 0
+        failures = []
+        while (time.perf_counter() < deadline or runs < 300) and len(failures) < 5:
+            model, factory = rng.choice(seeds)
+            doc = factory()
+            applied = [mutate(doc, rng) for _ in range(rng.randint(1, 3))]
+            before = json.dumps(doc)
+            verdicts = {}
+            for strict in (False, True):
+                try:
+                    obj = model.from_dict(doc, strict=strict)
+                except ValidationError as exc:
+                    verdicts[strict] = False
+                    if not exc.errors or not all(isinstance(p, Problem) for p in exc.errors):
+                        failures.append(("empty or malformed errors", applied, before))
+                    str(exc)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - the point of the test
+                    failures.append(("%s escaped: %r" % (type(exc).__name__, exc), applied, before))
+                    continue
+                verdicts[strict] = True
+                accepted += 1
+                out = obj.to_dict()
+                if out != doc or model.from_dict(out, strict=strict) != obj:
+                    failures.append(("round trip differs (strict=%s)" % strict, applied, before))
+            if json.dumps(doc) != before:
+                failures.append(("input mutated by parsing", applied, before))
+            if verdicts.get(True) and not verdicts.get(False):
+                failures.append(("strict accepted what lenient rejected", applied, before))
+            runs += 1
+        self.assertFalse(failures, "\n".join("%s after %s: %s" % (what, how, doc[:400])
+                                             for what, how, doc in failures))
+        self.assertGreater(accepted, 0)
+
+
+# =========================================================================== 5. strict vs JSON Schema
+
+
+def load_spec():
+    if not os.path.isfile(SPEC_PATH):
+        return None
+    with open(SPEC_PATH, encoding="utf-8") as f:
+        return json.load(f)
+
+
+class SchemaGenerator:
+    """Random documents from the normalized OpenAPI schema (objects, anyOf/oneOf, enums, maps, $ref)."""
+
+    STRINGS = ("", "x", "hello w\u00f6rld", "{\"a\": 1}", "stop", "function", "assistant", "bogus")
+
+    def __init__(self, spec, rng):
+        self.schemas = spec["components"]["schemas"]
+        self.rng = rng
+
+    def resolve(self, schema):
+        while "$ref" in schema:
+            prefix = "#/components/schemas/"
+            ref = schema["$ref"]
+            if not ref.startswith(prefix):
+                raise AssertionError("unexpected $ref " + ref)
+            schema = self.schemas[ref[len(prefix):]]
+        return schema
+
+    def any_value(self, depth):
+        rng = self.rng
+        kinds = ["null", "boolean", "integer", "number", "string"] + (["array", "object"] if depth < 4 else [])
+        kind = rng.choice(kinds)
+        if kind == "array":
+            return [self.any_value(depth + 1) for _ in range(rng.randint(0, 2))]
+        if kind == "object":
+            return {"k%d" % i: self.any_value(depth + 1) for i in range(rng.randint(0, 2))}
+        return self.scalar(kind)
+
+    def scalar(self, kind):
+        rng = self.rng
+        if kind == "null":
+            return None
+        if kind == "boolean":
+            return rng.random() < 0.5
+        if kind == "integer":
+            return rng.choice((0, 1, -3, 29, 1741569952, 2 ** 64 + 1))
+        if kind == "number":
+            return rng.choice((0, -0.25, 1.5, 7, -1e-06, 3.0))
+        return rng.choice(self.STRINGS)
+
+    def value(self, schema, depth=0):
+        rng = self.rng
+        schema = self.resolve(schema)
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                return self.value(rng.choice(schema[key]), depth)
+        if "enum" in schema:
+            return rng.choice(schema["enum"])
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = rng.choice(kind)
+        if kind is None:
+            return self.any_value(depth)
+        if kind == "object":
+            required = schema.get("required", [])
+            out = {}
+            for name, sub in schema.get("properties", {}).items():
+                if name in required or rng.random() < 0.5:
+                    out[name] = self.value(sub, depth + 1)
+            for name in required:
+                if name not in out:
+                    out[name] = self.any_value(depth + 1)
+            extra = schema.get("additionalProperties")
+            if isinstance(extra, dict):
+                for i in range(rng.randint(0, 3)):
+                    out["key%d" % i] = self.value(extra, depth + 1)
+            return out
+        if kind == "array":
+            # Sometimes long enough for the module's column-by-column path (arrays of 4+ objects).
+            length = rng.choice((0, 1, 2, 3, 4, 5)) if depth < 6 else rng.randint(0, 1)
+            return [self.value(schema.get("items", {}), depth + 1) for _ in range(length)]
+        return self.scalar(kind)
+
+
+@unittest.skipIf(jsonschema is None, "jsonschema/referencing not installed")
+@unittest.skipIf(not os.path.isfile(SPEC_PATH), "spec file not found: " + SPEC_PATH)
+class TestStrictMatchesJSONSchema(unittest.TestCase):
+    """Strict mode's verdict equals a JSON Schema 2020-12 validator's on the spec schema, document by document."""
+
+    BASE = "urn:chatcompletion:spec"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.spec = load_spec()
+        resource = Resource.from_contents(cls.spec, default_specification=DRAFT202012)
+        registry = Registry().with_resource(cls.BASE, resource)
+        cls.validators = {
+            model: jsonschema.Draft202012Validator(
+                {"$ref": cls.BASE + "#/components/schemas/" + name}, registry=registry)
+            for model, name in ((Response, "CreateChatCompletionResponse"),
+                                (Chunk, "CreateChatCompletionStreamResponse"))
+        }
+
+    def verdicts(self, model, doc):
+        expected = self.validators[model].is_valid(doc)
+        try:
+            model.from_dict(doc, strict=True)
+            actual = True
+        except ValidationError:
+            actual = False
+        return expected, actual
+
+    def check_all(self, cases):
+        """cases: iterable of (label, model, doc).  Fails listing the disagreements; returns (count, valid)."""
+        mismatches = []
+        count = valid = 0
+        for label, model, doc in cases:
+            count += 1
+            expected, actual = self.verdicts(model, doc)
+            valid += expected
+            if expected != actual:
+                mismatches.append("%s: jsonschema valid=%s, strict valid=%s" % (label, expected, actual))
+        if mismatches:
+            self.fail("%d of %d documents disagree:\n%s" % (len(mismatches), count, "\n".join(mismatches[:12])))
+        return count, valid
+
+    def test_own_fixtures(self):
+        cases = [("full_response", Response, full_response()), ("wire_response", Response, wire_response()),
+                 ("tool_response", Response, tool_response()), ("full_chunk", Chunk, full_chunk()),
+                 ("columns_response", Response, columns_response()),
+                 ("chunk as response", Response, full_chunk()), ("response as chunk", Chunk, full_response())]
+        self.check_all(cases)
+        for model, doc in ((Response, full_response()), (Response, wire_response()), (Chunk, full_chunk()),
+                           (Response, columns_response())):
+            self.assertTrue(self.validators[model].is_valid(doc))  # the fixtures are spec-valid
+
+    def test_spec_examples(self):
+        cases = []
+        for example in self.spec.get("examples_from_spec", []):
+            model = Chunk if example["schema"].endswith("StreamResponse") else Response
+            for i, doc in enumerate(example.get("chunks", [example.get("body")])):
+                cases.append(("%s #%d" % (example["title"], i), model, doc))
+        self.assertGreater(self.check_all(cases)[0], 0)
+
+    @unittest.skipIf(not os.path.isdir(RESPONSES_DIR), "corpus not found")
+    def test_corpus_responses(self):
+        def cases():
+            for path in sorted(glob.glob(os.path.join(RESPONSES_DIR, "*.json"))):
+                with open(path, encoding="utf-8") as f:
+                    yield os.path.basename(path), Response, json.load(f)
+        self.assertGreater(self.check_all(cases())[0], 50)
+
+    @unittest.skipIf(not os.path.isdir(STREAMS_DIR), "corpus not found")
+    def test_corpus_stream_chunks(self):
+        def cases():
+            for path in sorted(glob.glob(os.path.join(STREAMS_DIR, "*.sse"))):
+                with open(path, encoding="utf-8") as f:
+                    for number, line in enumerate(f, 1):
+                        if not line.startswith("data:"):
+                            continue
+                        data = line[5:].strip()
+                        if data == "[DONE]":
+                            continue
+                        try:
+                            doc = json.loads(data)
+                        except ValueError:
+                            continue
+                        yield "%s line %d" % (os.path.basename(path), number), Chunk, doc
+        self.assertGreater(self.check_all(cases())[0], 1000)
+
+    def test_single_mutations_of_fixtures(self):
+        """Every location of the fixtures, mutated one way at a time (deterministic)."""
+        rng = random.Random(7)
+
+        def variants(value):
+            yield "null", None
+            current = json_type(value)
+            yield "type", copy.deepcopy(rng.choice([v for v in TYPE_POOL if json_type(v) != current]))
+            if isinstance(value, str):
+                yield "enum", rng.choice(ENUM_POOL)
+            if type(value) is int:
+                yield "2.0", float(value)
+                yield "True", True
+
+        def small_columns():
+            return columns_response(choices=4, tokens=1, tops=1)
+
+        def cases():
+            for model, factory in ((Response, full_response), (Chunk, full_chunk), (Response, small_columns)):
+                for index in range(len(locations(factory()))):
+                    _, _, where = locations(factory())[index]
+                    for name, new_value in variants(at_location(factory(), index)):
+                        doc = factory()
+                        container, key, _ = locations(doc)[index]
+                        container[key] = new_value
+                        yield "%s: %s %r at %s" % (factory.__name__, name, new_value, where), model, doc
+                    doc = factory()
+                    container, key, _ = locations(doc)[index]
+                    if isinstance(container, dict):
+                        del container[key]
+                        yield "%s: drop %s" % (factory.__name__, where), model, doc
+                    doc = factory()
+                    container, key, _ = locations(doc)[index]
+                    if isinstance(container[key], dict):
+                        container[key]["x_unknown"] = [1]
+                        yield "%s: unknown key in %s" % (factory.__name__, where), model, doc
+        count, valid = self.check_all(cases())
+        self.assertGreater(count, 300)
+        self.assertGreater(valid, 50)
+        self.assertGreater(count - valid, 50)
+
+    def test_generated_documents_and_mutations(self):
+        """Random documents from the schema, and random mutations of them, for about 2 seconds."""
+        rng = random.Random(12345)
+        generator = SchemaGenerator(self.spec, rng)
+        deadline = time.perf_counter() + 2.0
+
+        def cases():
+            n = 0
+            while time.perf_counter() < deadline or n < 100:
+                n += 1
+                model = rng.choice((Response, Chunk))
+                name = "CreateChatCompletionResponse" if model is Response else "CreateChatCompletionStreamResponse"
+                doc = generator.value({"$ref": "#/components/schemas/" + name})
+                yield "%s #%d" % (name, n), model, copy.deepcopy(doc)
+                for _ in range(rng.randint(1, 3)):
+                    applied = [mutate(doc, rng) for _ in range(rng.randint(1, 2))]
+                    yield "%s #%d after %s" % (name, n, "; ".join(applied)), model, copy.deepcopy(doc)
+
+        count, valid = self.check_all(cases())
+        # The generator must produce valid documents, and the mutations invalid ones, for this to mean much.
+        self.assertGreater(valid, 50)
+        self.assertGreater(count - valid, 50)
+
+
+# =========================================================================== 6. corpus conformance
+
+EXPECTED_LENIENT_FAILURES = {
+    "tgi__doc-tools-object-eos-token.json": ("choices[0].message.tool_calls", "expected array or null, got object"),
+    "writer__palmyra-x4-simple.json": ("created", "expected int or null, got str"),
+}
+ERROR_STREAMS = {"groq__tool-use-failed-midstream-error.sse", "openrouter__midstream-error-chunk.sse"}
+
+
+@unittest.skipIf(not os.path.isdir(RESPONSES_DIR) or not os.path.isdir(STREAMS_DIR), "corpus not found")
+class TestCorpus(ProblemAssertions):
+    """Real responses and streams recorded from OpenAI-compatible servers, read in place."""
+
+    def test_lenient_accepts_responses_and_round_trips(self):
+        paths = sorted(glob.glob(os.path.join(RESPONSES_DIR, "*.json")))
+        self.assertGreater(len(paths), 50)
+        failed = set()
+        for path in paths:
+            name = os.path.basename(path)
+            with self.subTest(name):
+                with open(path, encoding="utf-8") as f:
+                    doc = json.load(f)
+                with open(path, "rb") as f:
+                    raw = f.read()
+                if name in EXPECTED_LENIENT_FAILURES:
+                    failed.add(name)
+                    self.assertOnlyProblem(self.errors_of(Response, doc, strict=False),
+                                           *EXPECTED_LENIENT_FAILURES[name])
+                    with self.assertRaises(ValidationError):
+                        loads(raw)
+                    continue
+                r = Response.from_dict(doc)
+                self.assertEqual(r.to_dict(), doc)
+                self.assertEqual(loads(raw), r)
+        self.assertEqual(failed, set(EXPECTED_LENIENT_FAILURES))
+
+    def read_stream(self, path):
+        with open(path, "rb") as f:
+            return list(iter_chunks(f))
+
+    def test_streams_accumulate(self):
+        paths = sorted(glob.glob(os.path.join(STREAMS_DIR, "*.sse")))
+        self.assertGreater(len(paths), 20)
+        with_tool_calls = 0
+        raised = set()
+        for path in paths:
+            name = os.path.basename(path)
+            with self.subTest(name):
+                try:
+                    chunks = self.read_stream(path)
+                except StreamError:
+                    raised.add(name)
+                    continue
+                self.assertTrue(chunks)
+                result = accumulate(chunks)
+                self.assertIsInstance(result, CreateChatCompletionResponse)
+                self.assertIs(result.object, Object.CHAT_COMPLETION)
+                self.assertEqual(Response.from_dict(result.to_dict()), result)
+
+                # Per choice, the message text is the concatenation of the text deltas.
+                pieces = {}
+                for chunk in chunks:
+                    for choice in chunk.choices if isinstance(chunk.choices, tuple) else ():
+                        delta = choice.delta
+                        if not isinstance(delta, ChatCompletionStreamResponseDelta):
+                            continue
+                        texts = pieces.setdefault(choice.index, [])
+                        if isinstance(delta.content, str):
+                            texts.append(delta.content)
+                        elif isinstance(delta.content, tuple):
+                            texts.extend(p["text"] for p in delta.content
+                                         if p.get("type") == "text" and isinstance(p.get("text"), str))
+                self.assertEqual(sorted(pieces), [c.index for c in result.choices])
+                for choice in result.choices:
+                    content = choice.message.content
+                    if isinstance(content, tuple):
+                        text = "".join(p["text"] for p in content if p.get("type") == "text")
+                    else:
+                        text = content
+                    if text is None:
+                        self.assertEqual(pieces[choice.index], [])
+                    else:
+                        self.assertEqual(text, "".join(pieces[choice.index]))
+
+                    calls = choice.message.tool_calls
+                    if "tool-call" in name and isinstance(calls, tuple) and calls:
+                        with_tool_calls += 1
+                        for call in calls:
+                            self.assertIsInstance(json.loads(call.function.arguments), dict)
+                            self.assertTrue(call.function.name)
+        self.assertEqual(raised, ERROR_STREAMS)
+        self.assertGreaterEqual(with_tool_calls, 8)
+
+    def test_stream_source_forms_agree(self):
+        for path in sorted(glob.glob(os.path.join(STREAMS_DIR, "*.sse"))):
+            name = os.path.basename(path)
+            if name in ERROR_STREAMS:
+                continue
+            with self.subTest(name):
+                binary = self.read_stream(path)
+                with open(path, "rb") as f:
+                    data = f.read()
+                text = data.decode("utf-8")
+                self.assertEqual(list(iter_chunks(data)), binary)
+                self.assertEqual(list(iter_chunks(text)), binary)
+                self.assertEqual(list(iter_chunks(io.StringIO(text))), binary)
+                self.assertEqual(list(iter_chunks(text.split("\n"))), binary)
+                self.assertEqual(list(iter_chunks(data.split(b"\n"), keep=False)), binary)
+
+    def test_groq_error_event(self):
+        with self.assertRaises(StreamError) as caught:
+            self.read_stream(os.path.join(STREAMS_DIR, "groq__tool-use-failed-midstream-error.sse"))
+        error = caught.exception
+        self.assertIsInstance(error.error, dict)
+        self.assertTrue(error.error["message"].startswith("Tool call validation failed"), error.error)
+        self.assertEqual(error.error["code"], "tool_use_failed")
+        self.assertIn("Tool call validation failed", str(error))
+        self.assertTrue(error.chunks)
+        self.assertTrue(all(isinstance(c, Chunk) for c in error.chunks))
+        partial = accumulate(error.chunks)
+        self.assertEqual(partial.id, error.chunks[0].id)
+
+    def test_openrouter_error_chunk(self):
+        with self.assertRaises(StreamError) as caught:
+            self.read_stream(os.path.join(STREAMS_DIR, "openrouter__midstream-error-chunk.sse"))
+        error = caught.exception
+        self.assertEqual(error.error, {"code": 400, "message": "Token limit reached"})
+        self.assertIn("Token limit reached", str(error))
+        self.assertTrue(error.chunks)
+        self.assertEqual(error.chunks[0].id, "gen-1762179802-UN8pkJI4AGZvryk0kFnb")
+        with open(os.path.join(STREAMS_DIR, "openrouter__midstream-error-chunk.sse"), "rb") as f:
+            with self.assertRaises(StreamError) as caught:
+                list(iter_chunks(f, keep=False))
+        self.assertEqual(caught.exception.chunks, ())
+
+
+# =========================================================================== 7. streaming
+
+
+class TestSSEReader(unittest.TestCase):
+    """iter_chunks follows the server-sent-events rules, whatever holds the stream."""
+
+    def expected(self, docs=None):
+        return [Chunk.from_dict(d) for d in (docs if docs is not None else text_stream_docs())]
+
+    def test_every_source_form(self):
+        text = sse(text_stream_docs())
+        data = text.encode("utf-8")
+        lines_with_endings = text.splitlines(True)
+        sources = {
+            "str": text,
+            "bytes": data,
+            "bytearray": bytearray(data),
+            "str lines with endings": lines_with_endings,
+            "str lines without endings": text.splitlines(),
+            "bytes lines": [line.encode("utf-8") for line in lines_with_endings],
+            "bytes lines without endings": data.splitlines(),
+            "generator": (line for line in lines_with_endings),
+            "binary file": io.BytesIO(data),
+            "text file": io.StringIO(text),
+            "crlf binary file": io.BytesIO(text.replace("\n", "\r\n").encode("utf-8")),
+        }
+        for label, source in sources.items():
+            with self.subTest(label):
+                self.assertEqual(list(iter_chunks(source)), self.expected())
+
+    def test_data_without_space(self):
+        self.assertEqual(list(iter_chunks(sse(text_stream_docs(), prefix="data:"))), self.expected())
+
+    def test_crlf_and_cr_line_endings(self):
+        for newline in ("\r\n", "\r"):
+            text = sse(text_stream_docs(), newline=newline)
+            self.assertEqual(list(iter_chunks(text)), self.expected())
+            self.assertEqual(list(iter_chunks(text.encode())), self.expected())
+
+    def test_comments_and_other_fields_are_ignored(self):
+        docs = text_stream_docs()
+        text = (": OPENROUTER PROCESSING\n\n"
+                ": OPENROUTER PROCESSING\n\n"
+                "event: message\nid: 1\nretry: 1000\ndata: " + json.dumps(docs[0]) + "\n\n"
+                ":comment without space\n"
+                "data: " + json.dumps(docs[1]) + "\n: a comment inside an event\n\n"
+                + sse(docs[2:]))
+        self.assertEqual(list(iter_chunks(text)), self.expected(docs))
+
+    def test_multi_line_data_is_joined_with_newlines(self):
+        doc = text_stream_docs()[1]
+        body = json.dumps(doc, indent=1)
+        text = "".join("data: " + line + "\n" for line in body.split("\n")) + "\n" + "data: [DONE]\n\n"
+        self.assertEqual(list(iter_chunks(text)), [Chunk.from_dict(doc)])
+        with self.assertRaises(StreamError) as caught:
+            list(iter_chunks("event: error\ndata: line one\ndata: line two\n\n"))
+        self.assertEqual(caught.exception.error, "line one\nline two")
+
+    def test_done_stops_reading(self):
+        docs = text_stream_docs()
+        text = sse(docs[:2]) + "data: {not json\n\n" + sse(docs[2:])
+        self.assertEqual(list(iter_chunks(text)), self.expected(docs[:2]))
+
+        def lines():
+            yield "data: " + json.dumps(docs[0]) + "\n"
+            yield "\n"
+            yield "data: [DONE]\n"
+            yield "\n"
+            raise AssertionError("read past [DONE]")
+        self.assertEqual(list(iter_chunks(lines())), self.expected(docs[:1]))
+
+    def test_stream_without_done_or_final_blank_line(self):
+        docs = text_stream_docs()
+        for tail in ("", "\n", "\r\n"):
+            text = sse(docs, done=False).rstrip("\n") + tail
+            self.assertEqual(list(iter_chunks(text)), self.expected(docs))
+            self.assertEqual(list(iter_chunks(io.BytesIO(text.encode()))), self.expected(docs))
+
+    def test_blank_lines_between_events_are_harmless(self):
+        docs = text_stream_docs()
+        text = "\n\n" + sse(docs).replace("\n\n", "\n\n\n\n")
+        self.assertEqual(list(iter_chunks(text)), self.expected(docs))
+
+    def test_chunks_are_yielded_lazily(self):
+        docs = text_stream_docs()
+        reader = iter_chunks(sse(docs[:2], done=False) + "data: {broken\n\n")
+        self.assertEqual(next(reader), Chunk.from_dict(docs[0]))
+        self.assertEqual(next(reader), Chunk.from_dict(docs[1]))
+        with self.assertRaises(ValidationError):
+            next(reader)
+
+    def test_error_event_raises_stream_error(self):
+        docs = text_stream_docs()
+        provider_error = {"message": "Tool call validation failed", "type": "invalid_request_error",
+                          "code": "tool_use_failed"}
+        text = sse(docs[:2], done=False) + "event: error\ndata: " + json.dumps({"error": provider_error}) + "\n\n"
+        with self.assertRaises(StreamError) as caught:
+            list(iter_chunks(text))
+        error = caught.exception
+        self.assertIsInstance(error, ValidationError)
+        self.assertEqual(error.error, provider_error)
+        self.assertEqual(list(error.chunks), self.expected(docs[:2]))
+        self.assertIn("Tool call validation failed", str(error))
+        self.assertTrue(error.errors)
+
+    def test_error_key_in_chunk_raises_stream_error(self):
+        docs = text_stream_docs()
+        bad = delta_doc({"content": ""}, error={"code": 400, "message": "Token limit reached"})
+        text = sse(docs[:3] + [bad] + docs[3:])
+        with self.assertRaises(StreamError) as caught:
+            list(iter_chunks(text))
+        self.assertEqual(caught.exception.error, {"code": 400, "message": "Token limit reached"})
+        self.assertEqual(list(caught.exception.chunks), self.expected(docs[:3]))
+        self.assertIn("Token limit reached", str(caught.exception))
+        with self.assertRaises(StreamError) as caught:
+            list(iter_chunks(text, keep=False))
+        self.assertEqual(caught.exception.chunks, ())
+        with self.assertRaises(StreamError) as caught:
+            list(iter_chunks(sse([{"error": {"message": "overloaded"}}])))
+        self.assertEqual(caught.exception.error, {"message": "overloaded"})
+        self.assertEqual(caught.exception.chunks, ())
+
+    def test_stream_error_pickles(self):
+        text = sse(text_stream_docs()[:1], done=False) + "event: error\ndata: {\"error\": {\"message\": \"x\"}}\n\n"
+        with self.assertRaises(StreamError) as caught:
+            list(iter_chunks(text))
+        restored = pickle.loads(pickle.dumps(caught.exception))
+        self.assertIs(type(restored), StreamError)
+        self.assertEqual((restored.error, restored.chunks, restored.errors),
+                         (caught.exception.error, caught.exception.chunks, caught.exception.errors))
+
+    def test_invalid_chunk_path_has_line_number(self):
+        docs = text_stream_docs()
+        bad = copy.deepcopy(docs[1])
+        bad["choices"][0]["index"] = "zero"
+        text = sse([docs[0], bad])  # the bad chunk's data is on line 3
+        with self.assertRaises(ValidationError) as caught:
+            list(iter_chunks(text))
+        self.assertNotIsInstance(caught.exception, StreamError)
+        errors = caught.exception.errors
+        self.assertEqual(len(errors), 1)
+        self.assertEqual(errors[0].path, "line 3: choices[0].index")
+        self.assertTrue(errors[0].message.startswith("expected int"))
+
+    def test_invalid_json_in_data_names_the_line(self):
+        text = ": comment\n\n" + sse(text_stream_docs()[:1], done=False) + "data: {oops\n\n"
+        with self.assertRaises(ValidationError) as caught:
+            list(iter_chunks(text))
+        self.assertNotIsInstance(caught.exception, StreamError)
+        self.assertTrue(caught.exception.errors[0].path.startswith("line 5"), caught.exception.errors)
+
+    def test_strict_stream(self):
+        doc = delta_doc({"content": "x"}, finish_reason="eos")
+        self.assertEqual(list(iter_chunks(sse([doc])))[0].choices[0].finish_reason, "eos")
+        with self.assertRaises(ValidationError) as caught:
+            list(iter_chunks(sse([doc]), strict=True))
+        self.assertEqual([p.path for p in caught.exception.errors], ["line 1: choices[0].finish_reason"])
+        good = list(iter_chunks(sse(text_stream_docs()), strict=True))
+        self.assertEqual(good, self.expected())
+
+    def test_non_text_lines_raise_validation_error(self):
+        with self.assertRaises(ValidationError):
+            list(iter_chunks(["data: {}\n", 5]))
+
+
+def tool_delta(calls, **kwargs):
+    return delta_doc({"tool_calls": calls}, **kwargs)
+
+
+class TestAccumulator(unittest.TestCase):
+    """accumulate and ChatCompletionAccumulator rebuild the full response from its chunks."""
+
+    def message(self, result, index=0):
+        return result.choices[index].message
+
+    def check_round_trip(self, result):
+        self.assertIsInstance(result, CreateChatCompletionResponse)
+        self.assertIs(result.object, Object.CHAT_COMPLETION)
+        self.assertEqual(Response.from_dict(result.to_dict()), result)
+
+    def test_text_stream(self):
+        result = accumulate(Chunk.from_dict(d) for d in text_stream_docs())
+        self.check_round_trip(result)
+        self.assertEqual((result.id, result.model, result.created, result.system_fingerprint),
+                         ("chatcmpl-s1", "gpt-4o-mini", 1700000000, "fp_s1"))
+        (choice,) = result.choices
+        self.assertEqual(choice.index, 0)
+        self.assertIs(choice.message.role, Role.ASSISTANT)
+        self.assertEqual(choice.message.content, "Hello \u00e9\U0001f600")
+        self.assertIs(choice.finish_reason, FinishReason.STOP)
+        self.assertEqual(result.usage.to_dict(), {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6})
+
+    def test_accumulate_dicts_equals_parsed_chunks(self):
+        self.assertEqual(accumulate(text_stream_docs()), accumulate([Chunk.from_dict(d) for d in text_stream_docs()]))
+        with self.assertRaises(ValidationError):
+            accumulate([delta_doc({"content": 5})])
+
+    def test_interleaved_choices(self):
+        docs = []
+        for step in range(3):
+            for index in (2, 0, 1):
+                delta = {"content": "c%d-%d " % (index, step)}
+                if step == 0:
+                    delta["role"] = "assistant"
+                docs.append(delta_doc(delta, index=index))
+        docs.append(delta_doc({}, index=1, finish_reason="length"))
+        docs.append(delta_doc({}, index=0, finish_reason="stop"))
+        docs.append(delta_doc({}, index=2, finish_reason="stop"))
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        self.assertEqual([c.index for c in result.choices], [0, 1, 2])
+        for choice in result.choices:
+            self.assertEqual(choice.message.content, "".join("c%d-%d " % (choice.index, s) for s in range(3)))
+        self.assertEqual([c.finish_reason for c in result.choices], ["stop", "length", "stop"])
+
+    def test_tool_calls_by_index(self):
+        docs = [
+            delta_doc({"role": "assistant", "content": None}),
+            tool_delta([{"index": 0, "id": "call_a", "type": "function",
+                         "function": {"name": "get_weather", "arguments": ""}}]),
+            tool_delta([{"index": 1, "id": "call_b", "type": "function",
+                         "function": {"name": "get_time", "arguments": ""}}]),
+            tool_delta([{"index": 0, "function": {"arguments": "{\"city\":"}}]),
+            tool_delta([{"index": 1, "function": {"arguments": "{\"tz\":\"CET\"}"}}]),
+            tool_delta([{"index": 0, "function": {"arguments": "\"Oslo\"}"}}]),
+            delta_doc({}, finish_reason="tool_calls"),
+        ]
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        message = self.message(result)
+        self.assertIsNone(message.content)
+        self.assertEqual([c.to_dict() for c in message.tool_calls], [
+            {"id": "call_a", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}},
+            {"id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": "{\"tz\":\"CET\"}"}},
+        ])
+        self.assertIs(result.choices[0].finish_reason, FinishReason.TOOL_CALLS)
+
+    def test_tool_calls_without_index_are_separate_calls(self):
+        """Gemini/Ollama: each delta is a complete call with its own id and no index."""
+        docs = [
+            tool_delta([{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}]),
+            tool_delta([{"id": "call_2", "type": "function", "function": {"name": "f", "arguments": "{\"a\":2}"}}]),
+            tool_delta([{"id": "call_3", "type": "function", "function": {"name": "g", "arguments": "{}"}},
+                        {"id": "call_4", "type": "function", "function": {"name": "g", "arguments": "{}"}}]),
+        ]
+        calls = self.message(accumulate(docs)).tool_calls
+        self.assertEqual([c.id for c in calls], ["call_1", "call_2", "call_3", "call_4"])
+        self.assertEqual([c.function.arguments for c in calls], ["{\"a\":1}", "{\"a\":2}", "{}", "{}"])
+
+    def test_tool_call_without_index_continues_the_last_call(self):
+        docs = [
+            tool_delta([{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"a\""}}]),
+            tool_delta([{"function": {"arguments": ": 1"}}]),
+            tool_delta([{"id": "call_1", "function": {"arguments": "}"}}]),
+            tool_delta([{"function": {"name": "g", "arguments": "{}"}}]),
+        ]
+        calls = self.message(accumulate(docs)).tool_calls
+        self.assertEqual([(c.id, c.function.name, c.function.arguments) for c in calls],
+                         [("call_1", "f", "{\"a\": 1}"), (MISSING, "g", "{}")])
+
+    def test_several_calls_at_index_zero_with_new_ids(self):
+        """Groq/sglang: each call arrives at index 0 with its own id."""
+        docs = [
+            tool_delta([{"index": 0, "id": "call_a", "type": "function", "function": {"name": "f", "arguments": "{"}}]),
+            tool_delta([{"index": 0, "function": {"arguments": "}"}}]),
+            tool_delta([{"index": 0, "id": "call_a", "function": {"arguments": ""}}]),
+            tool_delta([{"index": 0, "id": "call_b", "type": "function",
+                         "function": {"name": "g", "arguments": "[]"}}]),
+        ]
+        calls = self.message(accumulate(docs)).tool_calls
+        self.assertEqual([(c.id, c.function.name, c.function.arguments) for c in calls],
+                         [("call_a", "f", "{}"), ("call_b", "g", "[]")])
+
+    def test_tool_call_fields_from_first_non_empty(self):
+        docs = [
+            tool_delta([{"index": 0, "id": "", "type": "function", "function": {"name": "", "arguments": ""}}]),
+            tool_delta([{"index": 0, "id": "call_x", "function": {"name": "f", "arguments": "{}"}}]),
+            tool_delta([{"index": 0, "id": "", "function": {"name": "", "arguments": ""}}]),
+        ]
+        (call,) = self.message(accumulate(docs)).tool_calls
+        self.assertEqual((call.id, call.type, call.function.name, call.function.arguments),
+                         ("call_x", "function", "f", "{}"))
+
+    def test_usage_only_last_chunk(self):
+        usage = {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11,
+                 "prompt_tokens_details": {"cached_tokens": 4}}
+        docs = [delta_doc({"role": "assistant", "content": "ok"}, usage=None),
+                delta_doc({}, finish_reason="stop", usage=None),
+                chunk_doc([], usage=usage)]
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        self.assertEqual(result.usage.to_dict(), usage)
+        self.assertEqual(self.message(result).content, "ok")
+        self.assertEqual(len(result.choices), 1)
+        # last non-null usage wins; a later null does not erase it
+        later = accumulate(docs + [chunk_doc([], usage=None)])
+        self.assertEqual(later.usage.to_dict(), usage)
+        first = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+        self.assertEqual(accumulate([chunk_doc([], usage=first)] + docs).usage.to_dict(), usage)
+
+    def test_azure_first_chunk(self):
+        filter_results = [{"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False}}}]
+        docs = [
+            {"choices": [], "created": 0, "id": "", "model": "", "object": "", "prompt_filter_results": filter_results},
+            delta_doc({"role": "assistant", "content": ""}, id="chatcmpl-az", created=1714036975,
+                      model="gpt-35-turbo", system_fingerprint=None),
+            delta_doc({"content": "Hi"}, id="chatcmpl-az", created=1714036975, model="gpt-35-turbo",
+                      system_fingerprint=None),
+            delta_doc({}, finish_reason="stop", id="chatcmpl-az", created=1714036975, model="gpt-35-turbo",
+                      system_fingerprint="fp_az"),
+        ]
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        self.assertEqual((result.id, result.created, result.model), ("chatcmpl-az", 1714036975, "gpt-35-turbo"))
+        self.assertEqual(result.system_fingerprint, "fp_az")
+        self.assertIs(result.object, Object.CHAT_COMPLETION)
+        self.assertEqual(result.extra["prompt_filter_results"], filter_results)
+        self.assertEqual(self.message(result).content, "Hi")
+
+    def test_header_fields_from_first_non_empty_chunk(self):
+        docs = [delta_doc({"content": "a"}, id="first", model="m1", service_tier="default"),
+                delta_doc({"content": "b"}, id="second", model="m2", service_tier="flex", created=5)]
+        result = accumulate(docs)
+        self.assertEqual((result.id, result.model, result.created), ("first", "m1", 1700000000))
+        self.assertIs(result.service_tier, ServiceTier.DEFAULT)
+
+    def test_error_chunk_mid_stream(self):
+        docs = text_stream_docs()
+        text = sse(docs[:3], done=False) + "data: " + json.dumps({"error": {"message": "overloaded"}}) + "\n\n"
+        with self.assertRaises(StreamError) as caught:
+            accumulate(iter_chunks(text))
+        partial = accumulate(caught.exception.chunks)
+        self.assertEqual(self.message(partial).content, "Hello \u00e9\U0001f600")
+        self.assertIsNone(partial.choices[0].finish_reason)
+
+    def test_logprobs_across_chunks(self):
+        def token(t, lp):
+            return {"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": [
+                {"token": t, "logprob": lp, "bytes": list(t.encode())}]}
+        tokens = [("He", -0.1), ("llo", -0.2), ("!", -0.3)]
+        docs = [delta_doc({"role": "assistant", "content": ""}, logprobs={"content": [], "refusal": None})]
+        docs += [delta_doc({"content": t}, logprobs={"content": [token(t, lp)], "refusal": None}) for t, lp in tokens]
+        docs += [delta_doc({}, finish_reason="stop", logprobs=None)]
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        lp = result.choices[0].logprobs
+        self.assertIsInstance(lp, ChoiceLogprobs)
+        self.assertEqual([t.token for t in lp.content], ["He", "llo", "!"])
+        self.assertEqual([t.to_dict() for t in lp.content], [token(t, v) for t, v in tokens])
+        self.assertEqual(self.message(result).content, "Hello!")
+
+    def test_refusal_stream(self):
+        docs = [delta_doc({"role": "assistant", "content": None, "refusal": ""}),
+                delta_doc({"refusal": "I'm sorry, "}, logprobs={"content": None, "refusal": [
+                    {"token": "I'm", "logprob": -0.5, "bytes": None, "top_logprobs": []}]}),
+                delta_doc({"refusal": "I can't help."}, logprobs={"content": None, "refusal": [
+                    {"token": " sorry", "logprob": -0.1, "bytes": None, "top_logprobs": []}]}),
+                delta_doc({}, finish_reason="stop")]
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        message = self.message(result)
+        self.assertEqual(message.refusal, "I'm sorry, I can't help.")
+        self.assertIsNone(message.content)
+        self.assertEqual([t.token for t in result.choices[0].logprobs.refusal], ["I'm", " sorry"])
+
+    def test_legacy_function_call_stream(self):
+        docs = [delta_doc({"role": "assistant", "content": None,
+                           "function_call": {"name": "get_weather", "arguments": ""}}),
+                delta_doc({"function_call": {"arguments": "{\"loc"}}),
+                delta_doc({"function_call": {"arguments": "\": \"Oslo\"}"}}),
+                delta_doc({}, finish_reason="function_call")]
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        call = self.message(result).function_call
+        self.assertIsInstance(call, FunctionCall)
+        self.assertEqual((call.name, call.arguments), ("get_weather", "{\"loc\": \"Oslo\"}"))
+        self.assertIs(result.choices[0].finish_reason, FinishReason.FUNCTION_CALL)
+
+    def test_content_parts_stream(self):
+        docs = [delta_doc({"role": "assistant", "content": ""}),
+                delta_doc({"content": [{"type": "thinking", "thinking": [{"type": "text", "text": "The user"}]}]}),
+                delta_doc({"content": [{"type": "thinking", "thinking": [{"type": "text", "text": " asks"}]}]}),
+                delta_doc({"content": [{"type": "text", "text": "2 + 2"}]}),
+                delta_doc({"content": " = 4"}),
+                delta_doc({"content": ""}, finish_reason="stop")]
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        self.assertEqual(self.message(result).content, (
+            {"type": "thinking", "thinking": [{"type": "text", "text": "The user asks"}]},
+            {"type": "text", "text": "2 + 2 = 4"},
+        ))
+
+    def test_text_before_parts_is_kept(self):
+        docs = [delta_doc({"content": "Hi "}), delta_doc({"content": [{"type": "text", "text": "there"}]})]
+        self.assertEqual(self.message(accumulate(docs)).content, ({"type": "text", "text": "Hi there"},))
+
+    def test_reasoning_fields_are_concatenated(self):
+        docs = [delta_doc({"role": "assistant", "content": "", "reasoning_content": "Let me"}),
+                delta_doc({"reasoning_content": " think.", "reasoning": "a"}),
+                delta_doc({"reasoning_content": None, "reasoning": "b", "content": "Answer"}),
+                delta_doc({}, finish_reason="stop")]
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        message = self.message(result)
+        self.assertEqual(message.extra["reasoning_content"], "Let me think.")
+        self.assertEqual(message.extra["reasoning"], "ab")
+        self.assertEqual(message.content, "Answer")
+
+    def test_unknown_choice_and_chunk_keys_last_non_null_wins(self):
+        def doc(delta, native, x_groq, finish=None):
+            d = delta_doc(delta, finish_reason=finish, x_groq=x_groq)
+            d["choices"][0]["native_finish_reason"] = native
+            return d
+        docs = [doc({"content": "a"}, None, {"id": "req_1"}),
+                doc({"content": "b"}, "STOP", None, "stop"),
+                doc({}, None, {"id": "req_1", "usage": {"queue_time": 0.1}})]
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        self.assertEqual(result.choices[0].extra["native_finish_reason"], "STOP")
+        self.assertEqual(result.extra["x_groq"], {"id": "req_1", "usage": {"queue_time": 0.1}})
+        self.assertIs(result.choices[0].finish_reason, FinishReason.STOP)
+
+    def test_finish_reason_is_last_non_null(self):
+        docs = [delta_doc({"content": "a"}), delta_doc({}, finish_reason="length"), delta_doc({"content": ""})]
+        self.assertIs(accumulate(docs).choices[0].finish_reason, FinishReason.LENGTH)
+        docs = [delta_doc({"content": "a"}, finish_reason="eos")]
+        self.assertEqual(accumulate(docs).choices[0].finish_reason, "eos")
+
+    def test_snapshot_mid_stream(self):
+        docs = text_stream_docs()
+        acc = ChatCompletionAccumulator()
+        self.assertEqual(acc.chunks, 0)
+        acc.add(Chunk.from_dict(docs[0]))
+        acc.add(docs[1])
+        snap = acc.snapshot()
+        self.assertEqual(acc.chunks, 2)
+        self.assertEqual(self.message(snap).content, "Hel")
+        self.assertIsNone(snap.choices[0].finish_reason)
+        self.assertIs(snap.usage, MISSING)
+        for doc in docs[2:]:
+            acc.add(Chunk.from_dict(doc))
+        self.assertEqual(acc.chunks, len(docs))
+        final = acc.result()
+        self.assertEqual(self.message(final).content, "Hello \u00e9\U0001f600")
+        self.assertEqual(self.message(snap).content, "Hel")  # earlier snapshots are unaffected
+        self.assertEqual(final, accumulate(docs))
+        self.assertEqual(acc.snapshot(), final)
+
+    def test_empty_accumulation(self):
+        result = ChatCompletionAccumulator().result()
+        self.assertEqual(result.choices, ())
+        self.assertIs(result.object, Object.CHAT_COMPLETION)
+
+    def test_long_stream_of_single_characters(self):
+        alphabet = "abcdefghijklmnopqrstuvwxyz\u00e9\U0001f600"
+        count = 50000
+        acc = ChatCompletionAccumulator()
+        base = delta_doc({"content": ""})
+        for i in range(count):
+            base["choices"][0]["delta"]["content"] = alphabet[i % len(alphabet)]
+            acc.add(base)
+        result = acc.result()
+        expected = "".join(alphabet[i % len(alphabet)] for i in range(count))
+        self.assertEqual(self.message(result).content, expected)
+        self.assertEqual(acc.chunks, count)
+
+
+class TestCommandLine(unittest.TestCase):
+    """`python chatcompletion.py` end to end, as a subprocess on files the tests write."""
+
+    maxDiff = None
+
+    def setUp(self) -> None:
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dir)
+
+    def write(self, name: str, content: "str | bytes") -> str:
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(content.encode() if isinstance(content, str) else content)
+        return path
+
+    def run_cli(self, *args: str, stdin: bytes = b"") -> "subprocess.CompletedProcess[str]":
+        env = dict(os.environ, PYTHONIOENCODING="utf-8")
+        return subprocess.run([sys.executable, CLI_SCRIPT, *args], input=stdin, capture_output=True,
+                              env=env, timeout=120)
+
+    def text(self, result: "subprocess.CompletedProcess[bytes]") -> str:
+        self.assertNotIn(b"Traceback", result.stderr, result.stderr.decode())
+        return result.stdout.decode()
+
+    @staticmethod
+    def response(**changes: object) -> dict:
+        document = {"id": "chatcmpl-cli", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi", "refusal": None},
+                                 "logprobs": None, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5,
+                              "prompt_tokens_details": {"cached_tokens": 1},
+                              "completion_tokens_details": {"reasoning_tokens": 1}}}
+        document.update(changes)
+        return document
+
+    def chunk(self, delta: dict, finish: "str | None" = None, **changes: object) -> dict:
+        document = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1700000000, "model": "gpt-4o",
+                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        document.update(changes)
+        return document
+
+    def sse(self, *documents: object, done: bool = True) -> str:
+        text = "".join("data: %s\n\n" % json.dumps(d) for d in documents)
+        return text + ("data: [DONE]\n\n" if done else "")
+
+    def test_valid_response_exit_0_and_summary(self) -> None:
+        path = self.write("r.json", json.dumps(self.response(), indent=2))
+        result = self.run_cli(path)
+        out = self.text(result)
+        self.assertEqual(result.returncode, 0, out)
+        self.assertIn("r.json: valid response: model gpt-4o, 1 choice (stop), tokens 3+2=5", out)
+        self.assertIn("summary: 1 document: 1 valid, 0 invalid", out)
+        self.assertIn("tokens: prompt 3 (cached 1), completion 2 (reasoning 1), total 5", out)
+
+    def test_invalid_response_exit_1_with_paths(self) -> None:
+        bad = self.response(created="yesterday")
+        bad["choices"][0]["message"]["tool_calls"] = [{"id": "a", "type": "function", "function": {"name": "f", "arguments": 7}}]
+        result = self.run_cli(self.write("bad.json", json.dumps(bad)))
+        out = self.text(result)
+        self.assertEqual(result.returncode, 1, out)
+        self.assertIn("bad.json: invalid response", out)
+        self.assertIn("  created: expected int or null, got str 'yesterday'", out)
+        self.assertIn("  choices[0].message.tool_calls[0].function.arguments: expected str or null, got int 7", out)
+
+    def test_strict_flag(self) -> None:
+        lenient_only = self.response(system_fingerprint=None)
+        path = self.write("r.json", json.dumps(lenient_only))
+        self.assertEqual(self.run_cli(path).returncode, 0)
+        result = self.run_cli("--strict", path)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("system_fingerprint: expected str, got null", self.text(result))
+
+    def test_stream_is_accumulated(self) -> None:
+        text = self.sse(self.chunk({"role": "assistant", "content": ""}), self.chunk({"content": "Hel"}),
+                        self.chunk({"content": "lo"}), self.chunk({}, "stop"),
+                        dict(self.chunk({}), choices=[], usage={"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}))
+        result = self.run_cli(self.write("s.txt", ": keep-alive\n" + text))
+        out = self.text(result)
+        self.assertEqual(result.returncode, 0, out)
+        self.assertIn("s.txt: valid stream: 5 chunks; model gpt-4o, 1 choice (stop), tokens 4+2=6", out)
+
+    def test_stream_with_invalid_chunk_names_the_line(self) -> None:
+        text = self.sse(self.chunk({"content": "a"}), self.chunk({"content": 5}))
+        result = self.run_cli(self.write("s.sse", text))
+        out = self.text(result)
+        self.assertEqual(result.returncode, 1, out)
+        self.assertIn("line 3: choices[0].delta.content", out)
+
+    def test_stream_with_error_event(self) -> None:
+        text = self.sse(self.chunk({"content": "a"}), done=False) + 'event: error\ndata: {"error": {"message": "boom", "code": "x"}}\n\n'
+        result = self.run_cli(self.write("s.sse", text))
+        out = self.text(result)
+        self.assertEqual(result.returncode, 1, out)
+        self.assertIn("the server sent an error after 1 chunks: boom (x)", out)
+
+    def test_batch_file_with_bad_lines_among_good(self) -> None:
+        good = {"id": "b1", "custom_id": "r1", "response": {"status_code": 200, "request_id": "q", "body": self.response()}, "error": None}
+        failed = {"id": "b2", "custom_id": "r2", "response": {"status_code": 429, "request_id": "q", "body": {"error": {"message": "slow down", "code": "rate_limit"}}}, "error": None}
+        errored = {"id": "b3", "custom_id": "r3", "response": None, "error": {"code": "batch_expired", "message": "expired"}}
+        invalid = {"id": "b4", "custom_id": "r4", "response": {"status_code": 200, "request_id": "q", "body": self.response(created=True)}, "error": None}
+        lines = [json.dumps(good), json.dumps(failed), "", json.dumps(errored), "{not json", json.dumps(invalid), json.dumps(good)]
+        result = self.run_cli(self.write("batch.jsonl", "\n".join(lines) + "\n"))
+        out = self.text(result)
+        self.assertEqual(result.returncode, 1, out)
+        self.assertIn("batch.jsonl:2: error batch line: status 429: slow down (rate_limit)", out)
+        self.assertIn("batch.jsonl:4: error batch line: expired (batch_expired)", out)
+        self.assertIn("batch.jsonl:5: invalid line", out)
+        self.assertIn("batch.jsonl:6: invalid batch line", out)
+        self.assertIn("  response.body.created: expected int or null, got bool True", out)
+        self.assertIn("batch.jsonl: invalid JSON Lines: 7 lines, 6 documents, 2 valid, 2 invalid, 2 request errors", out)
+        self.assertNotIn("batch.jsonl:1:", out)  # valid lines are counted, not listed
+
+    def test_json_lines_of_chunks_add_up_to_a_stream(self) -> None:
+        lines = [json.dumps(self.chunk({"role": "assistant", "content": "x"})), json.dumps(self.chunk({"content": "y"}, "stop"))]
+        result = self.run_cli(self.write("chunks.jsonl", "\n".join(lines) + "\n"))
+        out = self.text(result)
+        self.assertEqual(result.returncode, 0, out)
+        self.assertIn("chunks.jsonl: valid stream: 2 chunks", out)
+
+    def test_json_output_is_one_object(self) -> None:
+        good = self.write("good.json", json.dumps(self.response()))
+        bad = self.write("bad.json", json.dumps(self.response(created="x")))
+        result = self.run_cli("--json", good, bad)
+        report = json.loads(self.text(result))
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual([d["status"] for d in report["documents"]], ["valid", "invalid"])
+        self.assertEqual(report["documents"][1]["problems"][0]["path"], "created")
+        self.assertEqual(report["summary"]["documents"], 2)
+        self.assertEqual(report["summary"]["valid"], 1)
+        self.assertEqual(report["summary"]["tokens"]["total"], 5)
+        self.assertEqual(report["summary"]["models"], {"gpt-4o": 1})
+
+    def test_quiet_prints_only_problems(self) -> None:
+        good = self.write("good.json", json.dumps(self.response()))
+        self.assertEqual(self.text(self.run_cli("--quiet", good)), "")
+        bad = self.write("bad.json", json.dumps(self.response(id=5)))
+        out = self.text(self.run_cli("--quiet", good, bad))
+        self.assertEqual(out, "%s: invalid response\n  id: expected str or null, got int 5\n" % bad)
+
+    def test_stdin(self) -> None:
+        result = self.run_cli("-", stdin=json.dumps(self.response()).encode())
+        self.assertEqual(result.returncode, 0)
+        self.assertIn("<stdin>: valid response", self.text(result))
+
+    def test_error_body(self) -> None:
+        path = self.write("e.json", json.dumps({"error": {"message": "Invalid key", "code": "invalid_api_key"}}))
+        result = self.run_cli(path)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("e.json: error response: the server returned an error: Invalid key (invalid_api_key)", self.text(result))
+
+    def test_empty_file_and_not_json(self) -> None:
+        result = self.run_cli(self.write("empty.json", ""))
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("empty.json: invalid input", self.text(result))
+        result = self.run_cli(self.write("prose.txt", "hello world\n"))
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("not JSON, JSON Lines or server-sent events", self.text(result))
+
+    def test_io_errors_exit_2_without_traceback(self) -> None:
+        missing = os.path.join(self.dir, "nope.json")
+        result = self.run_cli(missing)
+        self.text(result)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("nope.json: No such file or directory", result.stderr.decode())
+        result = self.run_cli(self.write("bad.json", b'{"id": "\xff"}'))
+        self.text(result)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("invalid UTF-8", result.stderr.decode())
+        truncated = json.dumps(self.response()) + "\n" + json.dumps(self.response())[:40]
+        result = self.run_cli(self.write("cut.jsonl", truncated))
+        self.text(result)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("cut.jsonl: line 2: truncated", result.stderr.decode())
+        # A usage error is exit 2 as well.
+        self.assertEqual(self.run_cli().returncode, 2)
+
+    def test_help_explains_formats_and_exit_status(self) -> None:
+        out = self.text(self.run_cli("--help"))
+        for words in ("--strict", "--json", "--quiet", "JSON Lines", "server-sent events", "exit status", "examples:"):
+            self.assertIn(words, out)
+
+    def test_module_entry_point(self) -> None:
+        path = self.write("r.json", json.dumps(self.response()))
+        result = subprocess.run([sys.executable, "-m", "chatcompletion", path], capture_output=True, timeout=120,
+                                cwd=os.path.dirname(CLI_SCRIPT))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(b"valid response", result.stdout)
+
+    def test_shipped_examples(self) -> None:
+        examples = os.path.join(os.path.dirname(CLI_SCRIPT), "examples")
+        result = self.run_cli(os.path.join(examples, "response.json"), os.path.join(examples, "stream.sse"))
+        self.assertEqual(result.returncode, 0, self.text(result))
+
+    @unittest.skipUnless(os.path.isdir(CORPUS), "the shared corpus is not beside the checkout")
+    def test_every_corpus_file_without_traceback(self) -> None:
+        paths = sorted(glob.glob(os.path.join(CORPUS, "*", "*.json")) + glob.glob(os.path.join(CORPUS, "*", "*.sse")))
+        result = self.run_cli("--json", *paths)
+        report = json.loads(self.text(result))
+        self.assertEqual(result.returncode, 1)  # two responses contradict the spec's types; error bodies are errors
+        statuses = {os.path.basename(d["source"]): d["status"] for d in report["documents"]}
+        self.assertEqual(statuses["tgi__doc-tools-object-eos-token.json"], "invalid")
+        self.assertEqual(statuses["writer__palmyra-x4-simple.json"], "invalid")
+        self.assertEqual(statuses["openrouter__midstream-error-chunk.sse"], "error")
+        self.assertEqual(statuses["groq__model-not-found-404.json"], "error")
+        self.assertEqual(sum(1 for s in statuses.values() if s == "invalid"), 2)
+        self.assertEqual(report["summary"]["io_errors"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
