@@ -377,33 +377,25 @@ class _Kind:
 
 
 class _Scalar(_Kind):
-    """str, int, number or bool, optionally restricted to (strict) or converted to (both) an enum."""
+    """str, int, number or bool; a string may be held to an enum's values (strict mode only).
 
-    def __init__(self, name: str, nullable: bool, enum_type: Optional[Type[enum.Enum]] = None,
-                 only: Optional[Tuple[str, ...]] = None) -> None:
+    Enum values are kept as the plain strings received: the str enums compare equal to them,
+    and no conversion is paid in either direction.
+    """
+
+    def __init__(self, name: str, nullable: bool, only: Optional[Tuple[str, ...]] = None) -> None:
         self.name = name
         self.nullable = nullable
-        self.enum_type = enum_type
-        members = {m.value: m for m in enum_type} if enum_type else {}
-        # Strict mode accepts only the values the spec lists for this field; lenient keeps any string.
-        self.enum_only = only is not None
-        if only is not None:
-            members = {value: members[value] for value in only}
-        self.members: Dict[Any, Any] = members
-        self.member_values: FrozenSet[str] = frozenset(members)
+        self.only: Optional[FrozenSet[str]] = frozenset(only) if only is not None else None
         base = {"str": (str,), "int": (int,), "number": (int, float), "bool": (bool,)}[name]
         nulls = (type(None),) if nullable else ()
-        # Enum values are converted to members, so they never take the plain path.
-        self.plain = frozenset(nulls if enum_type else base + nulls)
-        self.accepts = self.plain | ({str} if enum_type else set())
-        self.needs_dump = enum_type is not None
+        self.plain = frozenset(base + nulls) if only is None else frozenset(nulls)
+        self.accepts = frozenset(base + nulls)
         self.expected = name
         if only is not None:
             self.expected = "one of " + ", ".join(repr(value) for value in only)
         if nullable:
             self.expected += " or null"
-        if enum_type is not None:
-            self.parse = self.parse_enum  # type: ignore[method-assign]
 
     def parse(self, value: Any) -> Any:
         t = type(value)
@@ -417,12 +409,8 @@ class _Scalar(_Kind):
                 if not isinstance(value, str):
                     raise _INVALID
                 value = str.__str__(value)
-            if self.enum_type is not None:
-                member = self.members.get(value)
-                if member is not None:
-                    return member
-                if self.enum_only:
-                    raise _INVALID
+            if self.only is not None and value not in self.only:
+                raise _INVALID
             return value
         if t is bool:
             if name == "bool":
@@ -445,24 +433,10 @@ class _Scalar(_Kind):
             return self.parse(float(value))
         raise _INVALID
 
-    def parse_enum(self, value: Any) -> Any:
-        if type(value) is str:
-            member = self.members.get(value)
-            if member is not None:
-                return member
-            if not self.enum_only:
-                return value
-        return _Scalar.parse(self, value)
-
     def parse_column(self, column: List[Any]) -> List[Any]:
-        if self.enum_type is None:
-            if self.plain.issuperset(map(type, column)):
+        if self.accepts.issuperset(map(type, column)):
+            if self.only is None or self.only.issuperset(column):
                 return column
-        elif {str}.issuperset(map(type, column)):
-            if not self.enum_only:
-                return list(map(self.members.get, column, column))
-            if self.member_values.issuperset(column):
-                return list(map(self.members.__getitem__, column))
         return list(map(self.parse, column))
 
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
@@ -470,11 +444,6 @@ class _Scalar(_Kind):
             self.parse(value)
         except _Invalid:
             problems.append(Problem(_show(path), _got(self.expected, value)))
-
-    def dump(self, value: Any) -> Any:
-        if type(value) is str or self.enum_type is None or value is None:
-            return value
-        return str.__str__(value)  # an enum member's plain string
 
 
 class _Object(_Kind):
@@ -748,7 +717,7 @@ class _Decl:
             only = None
             if strict and self.enum_type is not None:
                 only = self.only or tuple(m.value for m in self.enum_type)
-            return _Scalar(kind, nullable, self.enum_type, only)
+            return _Scalar(kind, nullable, only)
         if kind == "content":
             return _Content() if not strict else _Scalar("str", self.nullable)
         if kind == "object":
@@ -821,6 +790,7 @@ class _Plan:
             for index, (key, kind) in enumerate(zip(self.keys, self.kinds))}
         self.blank: List[Any] = [MISSING] * self.size
         self.required_indexes = tuple(index for index, required in enumerate(self.required) if required)
+        self.required_keys = frozenset(key for key, required in zip(self.keys, self.required) if required)
         self.getters = tuple(itemgetter(key) for key in self.keys)
         self.column_parsers = tuple(kind.parse_column for kind in self.kinds)
         self.twin: Callable[..., Any] = model._twin
@@ -849,15 +819,35 @@ class _Plan:
         return instance
 
     def build_many(self, items: List[Any]) -> List[Any]:
-        """Build a list of objects; when they all have exactly the known keys, column by column."""
+        """Build a list of objects; column by column when they all have the same known keys.
+
+        One server writes every object of an array alike, so one key set usually covers them
+        all; a key none of them has becomes a column of MISSING.
+        """
         count = len(items)
-        if count < COLUMN_MIN or not _DICT_TYPE.issuperset(map(type, items)) or {self.size} != set(map(len, items)):
+        if count < COLUMN_MIN or not _DICT_TYPE.issuperset(map(type, items)):
             return list(map(self.build, items))
-        try:
-            columns = [list(map(getter, items)) for getter in self.getters]
-        except KeyError:
+        sizes = set(map(len, items))
+        if len(sizes) != 1:
             return list(map(self.build, items))
-        columns = list(map(_call, self.column_parsers, columns))
+        columns: List[Any] = []
+        shape: Sequence[str] = ()
+        if sizes == {self.size}:  # the common case: every item has every known key
+            try:
+                columns = [list(map(getter, items)) for getter in self.getters]
+                shape = self.keys
+            except KeyError:
+                pass
+        if not shape:
+            # The keys, in order, of every item: one server writes them alike.
+            shapes = set(map(tuple, items))
+            shape = shapes.pop()
+            if shapes or not self.keyset.issuperset(shape) or not self.required_keys.issubset(shape):
+                return list(map(self.build, items))
+            columns = [list(map(getter, items)) if key in shape else [MISSING] * count
+                       for key, getter in zip(self.keys, self.getters)]
+        columns = [parse_column(column) if key in shape else column
+                   for key, parse_column, column in zip(self.keys, self.column_parsers, columns)]
         instances = list(map(self.twin, *columns, repeat(_NO_EXTRA, count)))
         model = self.model
         for instance in instances:
@@ -918,15 +908,27 @@ def _call(function: Callable[[Any], Any], argument: Any) -> Any:
 
 
 def _dump_many(model: "Type[_Model]", instances: List[Any]) -> List[Dict[str, Any]]:
-    """to_dict() of many instances of one model, column by column when none has missing or extra keys."""
+    """to_dict() of many instances of one model, column by column when they have the same keys.
+
+    A column that is MISSING throughout is left out; one that is MISSING only somewhere, or any
+    unknown key, sends the lot through to_dict() one by one.
+    """
     if len(instances) < COLUMN_MIN:
         return [instance.to_dict() for instance in instances]
     columns = [list(map(getter, instances)) for getter in model._attr_getters]
-    if any(map(len, columns.pop())) or not all(map(_MISSING_TYPE.isdisjoint, map(map, repeat(type), columns))):
+    if any(map(len, columns.pop())):
         return [instance.to_dict() for instance in instances]
-    for index, dump_column in model._column_dumpers:
-        columns[index] = dump_column(columns[index])
-    return list(map(dict, map(zip, repeat(model._keys), zip(*columns))))
+    keys = []
+    kept = []
+    for key, dump_column, column in zip(model._keys, model._column_dumpers, columns):
+        types = set(map(type, column))
+        if Missing in types:
+            if len(types) > 1:
+                return [instance.to_dict() for instance in instances]
+            continue
+        keys.append(key)
+        kept.append(column if dump_column is None else dump_column(column))
+    return list(map(dict, map(zip, repeat(keys), zip(*kept))))
 
 
 class _Model:
@@ -939,7 +941,7 @@ class _Model:
     _get_values: ClassVar[Any]  # an attrgetter of the known fields
     _dumpers: ClassVar[Tuple[Tuple[str, Callable[[Any], Any]], ...]]
     _attr_getters: ClassVar[Tuple[Any, ...]]
-    _column_dumpers: ClassVar[Tuple[Tuple[int, Callable[[List[Any]], List[Any]]], ...]]
+    _column_dumpers: ClassVar[Tuple[Optional[Callable[[List[Any]], List[Any]]], ...]]
 
     @classmethod
     def from_dict(cls: Type[M], data: Any, *, strict: bool = False) -> M:
@@ -1027,18 +1029,14 @@ def _prepare_models() -> None:
             continue
         names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
         # Frozen dataclasses set each field through object.__setattr__, which is slow.  The twin
-        # has the same layout without the freeze: the core fills one and hands it the public
-        # class.  Only its __init__ is generated; on 3.10+ its slots are declared directly,
-        # matching the public class's layout without the extra class that slots=True builds.
+        # has the same layout without the freeze: the core fills one and hands it the public class.
+        # Its __init__ takes every field in order, ``extra`` last.
         namespace: Dict[str, Any] = {"__annotations__": {name: object for name in names}, "__doc__": cls.__doc__}
-        if _SLOTS:
-            namespace["__slots__"] = tuple(names)
-        cls._twin = dataclass(repr=False, eq=False)(type(cls.__name__, (_Model,), namespace))
+        cls._twin = dataclass(repr=False, eq=False, **_SLOTS)(type(cls.__name__, (_Model,), namespace))
         lenient = _Plan(cls, False)
         cls._dumpers = tuple((key, kind.dump) for key, kind in zip(lenient.keys, lenient.kinds) if kind.needs_dump)
         cls._attr_getters = tuple(attrgetter(name) for name in names)  # the known fields, then extra
-        cls._column_dumpers = tuple(
-            (index, kind.dump_column) for index, kind in enumerate(lenient.kinds) if kind.needs_dump)
+        cls._column_dumpers = tuple(kind.dump_column if kind.needs_dump else None for kind in lenient.kinds)
         # Last: a model that has _plans is ready to use.
         cls._plans = (lenient, _Plan(cls, True))
 
@@ -1093,7 +1091,7 @@ class ChatCompletionMessageToolCall(_Model):
     """A call to a function tool (``type`` ``"function"``)."""
 
     id: Maybe[str] = _req("str")
-    type: Maybe[Union[ToolCallType, str]] = _req("str", enum_type=ToolCallType, only=("function",))
+    type: Maybe[str] = _req("str", enum_type=ToolCallType, only=("function",))
     function: Maybe[FunctionCall] = _req("object", model=FunctionCall)
     extra: Mapping[str, Any] = _extra()
 
@@ -1112,7 +1110,7 @@ class ChatCompletionMessageCustomToolCall(_Model):
     """A call to a custom tool (``type`` ``"custom"``)."""
 
     id: Maybe[str] = _req("str")
-    type: Maybe[Union[ToolCallType, str]] = _req("str", enum_type=ToolCallType, only=("custom",))
+    type: Maybe[str] = _req("str", enum_type=ToolCallType, only=("custom",))
     custom: Maybe[CustomToolCallInput] = _req("object", model=CustomToolCallInput)
     extra: Mapping[str, Any] = _extra()
 
@@ -1132,7 +1130,7 @@ class AnnotationURLCitation(_Model):
 class Annotation(_Model):
     """A note on the message content; the spec knows URL citations."""
 
-    type: Maybe[Union[AnnotationType, str]] = _req("str", enum_type=AnnotationType)
+    type: Maybe[str] = _req("str", enum_type=AnnotationType)
     url_citation: Maybe[AnnotationURLCitation] = _req("object", model=AnnotationURLCitation)
     extra: Mapping[str, Any] = _extra()
 
@@ -1156,7 +1154,7 @@ _TOOL_CALL_TYPES = {"function": ChatCompletionMessageToolCall, "custom": ChatCom
 class ChatCompletionResponseMessage(_Model):
     """The assistant message of a choice."""
 
-    role: Maybe[Union[Role, str]] = _req("str", enum_type=Role, only=("assistant",))
+    role: Maybe[str] = _req("str", enum_type=Role, only=("assistant",))
     content: Maybe[Union[str, Tuple[Dict[str, Any], ...]]] = _req("content", null=True)
     tool_calls: Maybe[Tuple[ToolCall, ...]] = _opt(
         "array", item=_array_of("oneof", by_type=_TOOL_CALL_TYPES, fallback=ChatCompletionMessageToolCall))
@@ -1174,7 +1172,7 @@ class Choice(_Model):
     index: Maybe[int] = _req("int")
     message: Maybe[ChatCompletionResponseMessage] = _req("object", model=ChatCompletionResponseMessage)
     logprobs: Maybe[ChoiceLogprobs] = _req("object", null=True, model=ChoiceLogprobs)
-    finish_reason: Maybe[Union[FinishReason, str]] = _req("str", enum_type=FinishReason)
+    finish_reason: Maybe[str] = _req("str", enum_type=FinishReason)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1221,12 +1219,12 @@ class CompletionUsage(_Model):
 class ModerationResultBody(_Model):
     """One moderation verdict: flagged or not, per category."""
 
-    type: Maybe[Union[ModerationType, str]] = _req("str", enum_type=ModerationType, only=("moderation_result",))
+    type: Maybe[str] = _req("str", enum_type=ModerationType, only=("moderation_result",))
     model: Maybe[str] = _req("str")
     flagged: Maybe[bool] = _req("bool")
     categories: Maybe[Mapping[str, bool]] = _req("map", item=_array_of("bool"))
     category_scores: Maybe[Mapping[str, float]] = _req("map", item=_array_of("number"))
-    category_applied_input_types: Maybe[Mapping[str, Tuple[Union[ModerationInputType, str], ...]]] = _req(
+    category_applied_input_types: Maybe[Mapping[str, Tuple[str, ...]]] = _req(
         "map", item=_array_of("array", item=_array_of("str", enum_type=ModerationInputType)))
     extra: Mapping[str, Any] = _extra()
 
@@ -1235,7 +1233,7 @@ class ModerationResultBody(_Model):
 class ChatCompletionModerationResults(_Model):
     """Moderation results for the input or the output."""
 
-    type: Maybe[Union[ModerationType, str]] = _req("str", enum_type=ModerationType, only=("moderation_results",))
+    type: Maybe[str] = _req("str", enum_type=ModerationType, only=("moderation_results",))
     model: Maybe[str] = _req("str")
     results: Maybe[Tuple[ModerationResultBody, ...]] = _req(
         "array", item=_array_of("object", model=ModerationResultBody))
@@ -1246,7 +1244,7 @@ class ChatCompletionModerationResults(_Model):
 class ChatCompletionModerationError(_Model):
     """Why moderation could not run."""
 
-    type: Maybe[Union[ModerationType, str]] = _req("str", enum_type=ModerationType, only=("error",))
+    type: Maybe[str] = _req("str", enum_type=ModerationType, only=("error",))
     code: Maybe[str] = _req("str")
     message: Maybe[str] = _req("str")
     extra: Mapping[str, Any] = _extra()
@@ -1272,13 +1270,13 @@ class CreateChatCompletionResponse(_Model):
     """A chat completion (``"object": "chat.completion"``)."""
 
     id: Maybe[str] = _req("str")
-    object: Maybe[Union[Object, str]] = _req("str", enum_type=Object, only=("chat.completion",))
+    object: Maybe[str] = _req("str", enum_type=Object, only=("chat.completion",))
     created: Maybe[int] = _req("int")
     model: Maybe[str] = _req("str")
     choices: Maybe[Tuple[Choice, ...]] = _req("array", item=_array_of("object", model=Choice))
     moderation: Maybe[ChatCompletionModeration] = _opt("object", null=True, model=ChatCompletionModeration)
     usage: Maybe[CompletionUsage] = _opt("object", model=CompletionUsage)
-    service_tier: Maybe[Union[ServiceTier, str]] = _opt("str", null=True, enum_type=ServiceTier)
+    service_tier: Maybe[str] = _opt("str", null=True, enum_type=ServiceTier)
     system_fingerprint: Maybe[str] = _opt("str")
     metadata: Maybe[Mapping[str, str]] = _opt("map", null=True, item=_array_of("str"))
     extra: Mapping[str, Any] = _extra()
@@ -1305,7 +1303,7 @@ class ChatCompletionMessageToolCallChunk(_Model):
 
     index: Maybe[int] = _req("int")
     id: Maybe[str] = _opt("str")
-    type: Maybe[Union[ToolCallType, str]] = _opt("str", enum_type=ToolCallType, only=("function",))
+    type: Maybe[str] = _opt("str", enum_type=ToolCallType, only=("function",))
     function: Maybe[ChoiceDeltaFunctionCall] = _opt("object", model=ChoiceDeltaFunctionCall)
     extra: Mapping[str, Any] = _extra()
 
@@ -1314,7 +1312,7 @@ class ChatCompletionMessageToolCallChunk(_Model):
 class ChatCompletionStreamResponseDelta(_Model):
     """What a stream chunk adds to a choice's message."""
 
-    role: Maybe[Union[Role, str]] = _opt("str", enum_type=Role)
+    role: Maybe[str] = _opt("str", enum_type=Role)
     content: Maybe[Union[str, Tuple[Dict[str, Any], ...]]] = _opt("content", null=True)
     tool_calls: Maybe[Tuple[ChatCompletionMessageToolCallChunk, ...]] = _opt(
         "array", item=_array_of("object", model=ChatCompletionMessageToolCallChunk))
@@ -1333,7 +1331,7 @@ class ChunkChoice(_Model):
     index: Maybe[int] = _req("int")
     delta: Maybe[ChatCompletionStreamResponseDelta] = _req("object", model=ChatCompletionStreamResponseDelta)
     logprobs: Maybe[ChoiceLogprobs] = _opt("object", null=True, model=ChoiceLogprobs)
-    finish_reason: Maybe[Union[FinishReason, str]] = _req("str", null=True, enum_type=FinishReason)
+    finish_reason: Maybe[str] = _req("str", null=True, enum_type=FinishReason)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1342,10 +1340,10 @@ class CreateChatCompletionStreamResponse(_Model):
     """A stream chunk (``"object": "chat.completion.chunk"``)."""
 
     id: Maybe[str] = _req("str")
-    object: Maybe[Union[Object, str]] = _req("str", enum_type=Object, only=("chat.completion.chunk",))
+    object: Maybe[str] = _req("str", enum_type=Object, only=("chat.completion.chunk",))
     created: Maybe[int] = _req("int")
     model: Maybe[str] = _req("str")
-    service_tier: Maybe[Union[ServiceTier, str]] = _opt("str", null=True, enum_type=ServiceTier)
+    service_tier: Maybe[str] = _opt("str", null=True, enum_type=ServiceTier)
     system_fingerprint: Maybe[str] = _opt("str")
     choices: Maybe[Tuple[ChunkChoice, ...]] = _req("array", item=_array_of("object", model=ChunkChoice))
     moderation: Maybe[ChatCompletionModeration] = _opt("object", null=True, model=ChatCompletionModeration)
