@@ -67,7 +67,7 @@ MAX_LISTED_PROBLEMS = 20
 # How much of a very long path str(Problem) shows.
 MAX_SHOWN_PATH = 200
 # Arrays of at least this many objects are checked column by column (see _Plan.build_many).
-COLUMN_MIN = 4
+COLUMN_MIN = 16
 
 _SLOTS: Dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
 
@@ -345,6 +345,7 @@ _NONE_TYPE: FrozenSet[type] = frozenset({type(None)})
 _DICT_TYPE: FrozenSet[type] = frozenset({dict})
 _LIST_TYPE: FrozenSet[type] = frozenset({list})
 _JSON_TYPES: FrozenSet[type] = _JSON_SCALARS | {dict, list}
+_TEXT_TYPES: FrozenSet[type] = frozenset({str, type(None)})
 # Membership tests by type, not by ==, which would call each model's __eq__.
 _MISSING_TYPE: FrozenSet[type] = frozenset({Missing})
 
@@ -571,6 +572,8 @@ class _Array(_Kind):
 
     def parse_column(self, column: List[Any]) -> List[Any]:
         if _LIST_TYPE.issuperset(map(type, column)):
+            if not any(column):
+                return [()] * len(column)
             if self.item_plan is not None:
                 # Every array's objects as one column, then cut back into one tuple per array.
                 built = iter(self.item_plan.build_many(list(chain.from_iterable(column))))
@@ -668,6 +671,11 @@ class _Content(_Kind):
                 raise _INVALID
             parts.append(_copy_json(part))
         return tuple(parts)
+
+    def parse_column(self, column: List[Any]) -> List[Any]:
+        if _TEXT_TYPES.issuperset(map(type, column)):
+            return column
+        return list(map(self.parse, column))
 
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
         if isinstance(value, str) or value is None:
@@ -788,20 +796,22 @@ class _Plan:
         self.slots: Dict[str, Tuple[int, FrozenSet[type], Callable[[Any], Any]]] = {
             key: (index, kind.plain, kind.build if isinstance(kind, _Object) else kind.parse)
             for index, (key, kind) in enumerate(zip(self.keys, self.kinds))}
-        self.blank: List[Any] = [MISSING] * self.size
+        self.blank: List[Any] = [MISSING] * self.size + [_NO_EXTRA]
         self.required_indexes = tuple(index for index, required in enumerate(self.required) if required)
         self.required_keys = frozenset(key for key, required in zip(self.keys, self.required) if required)
         self.getters = tuple(itemgetter(key) for key in self.keys)
         self.column_parsers = tuple(kind.parse_column for kind in self.kinds)
         self.twin: Callable[..., Any] = model._twin
+        # What build() needs, fetched in one attribute lookup.
+        self.parts = (self.blank, self.slots, self.required_indexes, self.twin, model)
 
     def build(self, data: Any) -> Any:
         """Check and convert one object, looking only at the keys it has."""
         if type(data) is not dict:
             if not isinstance(data, dict):
                 raise _INVALID
-        values = self.blank[:]
-        slots = self.slots
+        blank, slots, required_indexes, twin, model = self.parts
+        values = blank[:]
         unknown = False
         for key, value in data.items():
             slot = slots.get(key)
@@ -810,12 +820,13 @@ class _Plan:
             else:
                 index, plain, parse = slot
                 values[index] = value if type(value) in plain else parse(value)
-        for index in self.required_indexes:
+        for index in required_indexes:
             if values[index] is MISSING:
                 raise _INVALID
-        values.append(self.extras(data) if unknown else _NO_EXTRA)
-        instance = self.twin(*values)
-        instance.__class__ = self.model
+        if unknown:
+            values[-1] = self.extras(data)
+        instance = twin(*values)
+        instance.__class__ = model
         return instance
 
     def build_many(self, items: List[Any]) -> List[Any]:
