@@ -357,8 +357,10 @@ class _Kind:
     # The types the fast paths let through without a closer look: ``plain`` as they are,
     # the rest (containers, enum strings) on to parse().
     accepts: FrozenSet[type] = frozenset()
-    # Whether dump() must convert the stored value (nested models, tuples, mappings).
+    # Whether dump() must convert the stored value (nested models, tuples, mappings), and the
+    # types of stored value it must convert (others, such as None, go out as they are).
     needs_dump = False
+    stored: FrozenSet[type] = frozenset()
 
     def parse(self, value: Any) -> Any:
         raise NotImplementedError
@@ -454,6 +456,7 @@ class _Object(_Kind):
 
     def __init__(self, model: "Type[_Model]", strict: bool, nullable: bool) -> None:
         self.model = model
+        self.stored = frozenset({model})
         self.plan = _plans_of(model)[strict]
         self.build = self.plan.build
         self.nullable = nullable
@@ -499,6 +502,7 @@ class _OneOf(_Kind):
                  strict: bool, nullable: bool) -> None:
         self.by_type = by_type
         self.fallback = fallback
+        self.stored = frozenset(by_type.values())
         self.strict = strict
         self.nullable = nullable
         self.accepts = _DICT_TYPE | (_NONE_TYPE if nullable else frozenset())
@@ -547,6 +551,7 @@ class _Array(_Kind):
         self.nullable = nullable
         self.accepts = _LIST_TYPE | (_NONE_TYPE if nullable else frozenset())
         self.plain = _NONE_TYPE if nullable else frozenset()
+        self.stored = frozenset({tuple})
         self.item_plain = item.plain if not item.needs_dump else frozenset()
         self.item_needs_dump = item.needs_dump
         # Items that are models go straight to their plan, many at a time.
@@ -614,6 +619,7 @@ class _Map(_Kind):
     def __init__(self, value: _Kind, nullable: bool) -> None:
         self.value = value
         self.nullable = nullable
+        self.stored = frozenset({MappingProxyType})
         self.accepts = _DICT_TYPE | (_NONE_TYPE if nullable else frozenset())
         self.plain = _NONE_TYPE if nullable else frozenset()
 
@@ -657,6 +663,7 @@ class _Content(_Kind):
     needs_dump = True
     nullable = True
     accepts = frozenset({str, list, type(None)})
+    stored = frozenset({tuple})
 
     def parse(self, value: Any) -> Any:
         if type(value) is str or value is None:
@@ -950,7 +957,7 @@ class _Model:
     _twin: ClassVar[Callable[..., Any]]
     _keys: ClassVar[Tuple[str, ...]]
     _get_values: ClassVar[Any]  # an attrgetter of the known fields
-    _dumpers: ClassVar[Tuple[Tuple[str, Callable[[Any], Any]], ...]]
+    _dumpers: ClassVar[Tuple[Tuple[str, Callable[[Any], Any], FrozenSet[type]], ...]]
     _attr_getters: ClassVar[Tuple[Any, ...]]
     _column_dumpers: ClassVar[Tuple[Optional[Callable[[List[Any]], List[Any]]], ...]]
 
@@ -967,14 +974,12 @@ class _Model:
         except AttributeError:
             _prepare_models()
             dumpers = self._dumpers
-        values = self._get_values(self)
-        if MISSING in values:
-            result = {key: value for key, value in zip(self._keys, values) if value is not MISSING}
-        else:
-            result = dict(zip(self._keys, values))
-        for key, dump in dumpers:
-            if key in result:
-                result[key] = dump(result[key])
+        # Not ``MISSING in values``: that would call each nested model's __eq__.
+        result = {key: value for key, value in zip(self._keys, self._get_values(self)) if value is not MISSING}
+        for key, dump, stored in dumpers:
+            value = result.get(key)
+            if type(value) in stored:
+                result[key] = dump(value)
         extra = getattr(self, "extra")
         if extra:
             for key, value in extra.items():
@@ -1045,7 +1050,8 @@ def _prepare_models() -> None:
         namespace: Dict[str, Any] = {"__annotations__": {name: object for name in names}, "__doc__": cls.__doc__}
         cls._twin = dataclass(repr=False, eq=False, **_SLOTS)(type(cls.__name__, (_Model,), namespace))
         lenient = _Plan(cls, False)
-        cls._dumpers = tuple((key, kind.dump) for key, kind in zip(lenient.keys, lenient.kinds) if kind.needs_dump)
+        cls._dumpers = tuple((key, kind.dump, kind.stored) for key, kind in zip(lenient.keys, lenient.kinds)
+                             if kind.needs_dump)
         cls._attr_getters = tuple(attrgetter(name) for name in names)  # the known fields, then extra
         cls._column_dumpers = tuple(kind.dump_column if kind.needs_dump else None for kind in lenient.kinds)
         # Last: a model that has _plans is ready to use.
