@@ -1887,29 +1887,30 @@ class _Tally:
         self.refusals = 0
 
     def add(self, response: CreateChatCompletionResponse) -> None:
-        model = response.model if isinstance(response.model, str) else "(none)"
+        model = response.model if type(response.model) is str else "(none)"
         self.models[model] = self.models.get(model, 0) + 1
-        for choice in response.choices if isinstance(response.choices, tuple) else ():
-            reason = choice.finish_reason
-            name = reason.value if isinstance(reason, enum.Enum) else str(reason) if reason else "(none)"
-            self.finish_reasons[name] = self.finish_reasons.get(name, 0) + 1
-            message = choice.message
-            if isinstance(message, ChatCompletionResponseMessage):
-                if isinstance(message.tool_calls, tuple):
-                    self.tool_calls += len(message.tool_calls)
-                if message.function_call:
-                    self.tool_calls += 1
-                if isinstance(message.refusal, str) and message.refusal:
-                    self.refusals += 1
+        if type(response.choices) is tuple:
+            reasons = self.finish_reasons
+            for choice in response.choices:
+                reason = choice.finish_reason if type(choice.finish_reason) is str else "(none)"
+                reasons[reason] = reasons.get(reason, 0) + 1
+                message = choice.message
+                if type(message) is ChatCompletionResponseMessage:
+                    if type(message.tool_calls) is tuple:
+                        self.tool_calls += len(message.tool_calls)
+                    if message.function_call:
+                        self.tool_calls += 1
+                    if message.refusal and type(message.refusal) is str:
+                        self.refusals += 1
         usage = response.usage
-        if isinstance(usage, CompletionUsage):
+        if type(usage) is CompletionUsage:
             tokens = self.tokens
             tokens["prompt"] += _count(usage.prompt_tokens)
             tokens["completion"] += _count(usage.completion_tokens)
             tokens["total"] += _count(usage.total_tokens)
-            if isinstance(usage.prompt_tokens_details, PromptTokensDetails):
+            if type(usage.prompt_tokens_details) is PromptTokensDetails:
                 tokens["cached"] += _count(usage.prompt_tokens_details.cached_tokens)
-            if isinstance(usage.completion_tokens_details, CompletionTokensDetails):
+            if type(usage.completion_tokens_details) is CompletionTokensDetails:
                 tokens["reasoning"] += _count(usage.completion_tokens_details.reasoning_tokens)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -1940,7 +1941,7 @@ def _plural(n: int, noun: str) -> str:
 
 
 def _count(value: Any) -> int:
-    return value if isinstance(value, int) else 0
+    return value if type(value) is int else 0
 
 
 def _describe(response: CreateChatCompletionResponse) -> str:
@@ -2043,37 +2044,32 @@ class _InputError(Exception):
 
 
 def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool) -> None:
-    first = b""
-    for first in stream:
-        if first.strip():
-            break
-    if not first.strip():
+    # The lines read to tell the format, blank ones included, so that line numbers stay true.
+    seen: List[bytes] = []
+    first = _next_content_line(stream, seen)
+    if first is None:
         reporter.invalid(name, "input", [Problem("<root>", "empty: no document in it")])
         return
     head = first.lstrip().lstrip(b"\xef\xbb\xbf")
     if head.startswith(_SSE_PREFIXES):
-        _check_stream(reporter, name, _chain(first, stream), strict)
+        _check_stream(reporter, name, chain(seen, stream), strict)
         return
     if head[:1] == b"{":
         try:
-            document = json.loads(first)
+            document = json.loads(first.decode("utf-8-sig"))
         except UnicodeDecodeError as exc:
-            raise _InputError(f"line 1: invalid UTF-8 ({exc.reason})") from None
+            raise _InputError(f"line {len(seen)}: invalid UTF-8 ({exc.reason})") from None
         except (ValueError, RecursionError):
             document = MISSING
         if isinstance(document, dict):
-            second = b""
-            for second in stream:
-                if second.strip():
-                    break
-            if not second.strip():
+            if _next_content_line(stream, seen) is None:
                 _check_document(reporter, name, document, strict)
             else:
-                _check_lines(reporter, name, _chain(first, _chain(second, stream)), strict)
+                _check_lines(reporter, name, chain(seen, stream), strict)
             return
     # A document spread over several lines (or something that is not JSON at all).
     try:
-        text = (first + stream.read()).decode("utf-8-sig")
+        text = (b"".join(seen) + stream.read()).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _InputError(f"invalid UTF-8 at byte {exc.start} ({exc.reason})") from None
     try:
@@ -2084,9 +2080,12 @@ def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool
     _check_document(reporter, name, document, strict)
 
 
-def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
+def _next_content_line(stream: IO[bytes], seen: List[bytes]) -> Optional[bytes]:
+    for line in stream:
+        seen.append(line)
+        if line.strip():
+            return line
+    return None
 
 
 def _kind_of(document: Any) -> str:
@@ -2160,15 +2159,19 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
     before_docs = reporter.tally.documents
     chunks = ChatCompletionAccumulator()
     progress = _Progress(name)
+    show_progress = progress.enabled
     number = 0
     for number, line in enumerate(lines, 1):
-        progress.tick(number)
-        if not line.strip():
-            continue
+        if show_progress and not number & 1023:
+            progress.tick(number)
         try:
-            document = json.loads(line)
+            text = line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
             raise _InputError(f"line {number}: invalid UTF-8 ({exc.reason})") from None
+        if not text or text.isspace():
+            continue
+        try:
+            document = json.loads(text)
         except (ValueError, RecursionError) as exc:
             if not line.endswith(b"\n"):
                 raise _InputError(f"line {number}: truncated (the file ends inside a JSON document)") from None
@@ -2196,7 +2199,8 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
     progress = _Progress(name)
     try:
         for event, data, line in _events(lines):
-            progress.tick(line)
+            if progress.enabled and not line & 1023:
+                progress.tick(line)
             if data == _DONE:
                 break
             try:
@@ -2239,7 +2243,7 @@ class _Progress:
         self.shown = False
 
     def tick(self, lines: int) -> None:
-        if not self.enabled or lines & 1023:
+        if not self.enabled:
             return
         now = time.monotonic()
         if now - self.last >= _PROGRESS_SECONDS:

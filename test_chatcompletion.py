@@ -2803,6 +2803,11 @@ class TestCommandLine(unittest.TestCase):
         self.assertIn("batch.jsonl: invalid JSON Lines: 7 lines, 6 documents, 2 valid, 2 invalid, 2 request errors", out)
         self.assertNotIn("batch.jsonl:1:", out)  # valid lines are counted, not listed
 
+    def test_line_numbers_count_blank_lines(self) -> None:
+        lines = ["", "", json.dumps(self.response()), "", json.dumps(self.response(id=5)), ""]
+        out = self.text(self.run_cli("--quiet", self.write("gaps.jsonl", "\n".join(lines) + "\n")))
+        self.assertIn("gaps.jsonl:5: invalid response\n  id: expected str or null, got int 5", out)
+
     def test_json_lines_of_chunks_add_up_to_a_stream(self) -> None:
         lines = [json.dumps(self.chunk({"role": "assistant", "content": "x"})), json.dumps(self.chunk({"content": "y"}, "stop"))]
         result = self.run_cli(self.write("chunks.jsonl", "\n".join(lines) + "\n"))
