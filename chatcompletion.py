@@ -344,19 +344,13 @@ def _explain_json(value: Any, path: str, problems: List[Problem]) -> None:
 _NONE_TYPE: FrozenSet[type] = frozenset({type(None)})
 _DICT_TYPE: FrozenSet[type] = frozenset({dict})
 _LIST_TYPE: FrozenSet[type] = frozenset({list})
-_JSON_TYPES: FrozenSet[type] = _JSON_SCALARS | {dict, list}
 _TEXT_TYPES: FrozenSet[type] = frozenset({str, type(None)})
-# Membership tests by type, not by ==, which would call each model's __eq__.
-_MISSING_TYPE: FrozenSet[type] = frozenset({Missing})
 
 
 class _Kind:
     nullable = False
     # The exact Python types that parse() returns unchanged.
     plain: FrozenSet[type] = frozenset()
-    # The types the fast paths let through without a closer look: ``plain`` as they are,
-    # the rest (containers, enum strings) on to parse().
-    accepts: FrozenSet[type] = frozenset()
     # Whether dump() must convert the stored value (nested models, tuples, mappings), and the
     # types of stored value it must convert (others, such as None, go out as they are).
     needs_dump = False
@@ -393,7 +387,7 @@ class _Scalar(_Kind):
         base = {"str": (str,), "int": (int,), "number": (int, float), "bool": (bool,)}[name]
         nulls = (type(None),) if nullable else ()
         self.plain = frozenset(base + nulls) if only is None else frozenset(nulls)
-        self.accepts = frozenset(base + nulls)
+        self.accepts = frozenset(base + nulls)  # the JSON types of the field, enum or not
         self.expected = name
         if only is not None:
             self.expected = "one of " + ", ".join(repr(value) for value in only)
@@ -460,7 +454,6 @@ class _Object(_Kind):
         self.plan = _plans_of(model)[strict]
         self.build = self.plan.build
         self.nullable = nullable
-        self.accepts = _DICT_TYPE | (_NONE_TYPE if nullable else frozenset())
         self.plain = _NONE_TYPE if nullable else frozenset()
 
     def parse(self, value: Any) -> Any:
@@ -505,7 +498,6 @@ class _OneOf(_Kind):
         self.stored = frozenset(by_type.values())
         self.strict = strict
         self.nullable = nullable
-        self.accepts = _DICT_TYPE | (_NONE_TYPE if nullable else frozenset())
         self.plain = _NONE_TYPE if nullable else frozenset()
 
     def _model_for(self, value: Any) -> "Optional[Type[_Model]]":
@@ -549,7 +541,6 @@ class _Array(_Kind):
     def __init__(self, item: _Kind, nullable: bool) -> None:
         self.item = item
         self.nullable = nullable
-        self.accepts = _LIST_TYPE | (_NONE_TYPE if nullable else frozenset())
         self.plain = _NONE_TYPE if nullable else frozenset()
         self.stored = frozenset({tuple})
         self.item_plain = item.plain if not item.needs_dump else frozenset()
@@ -620,7 +611,6 @@ class _Map(_Kind):
         self.value = value
         self.nullable = nullable
         self.stored = frozenset({MappingProxyType})
-        self.accepts = _DICT_TYPE | (_NONE_TYPE if nullable else frozenset())
         self.plain = _NONE_TYPE if nullable else frozenset()
 
     def parse(self, value: Any) -> Any:
@@ -662,7 +652,6 @@ class _Content(_Kind):
 
     needs_dump = True
     nullable = True
-    accepts = frozenset({str, list, type(None)})
     stored = frozenset({tuple})
 
     def parse(self, value: Any) -> Any:
@@ -919,10 +908,6 @@ class _Plan:
 
 
 M = TypeVar("M", bound="_Model")
-
-
-def _call(function: Callable[[Any], Any], argument: Any) -> Any:
-    return function(argument)
 
 
 def _dump_many(model: "Type[_Model]", instances: List[Any]) -> List[Dict[str, Any]]:
