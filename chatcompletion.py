@@ -769,15 +769,13 @@ def _extra() -> Any:
 
 
 class _Plan:
-    """Everything needed to parse or explain one model in one mode, computed once at import.
+    """Everything needed to parse or explain one model in one mode, computed once, on first use.
 
     ``build`` checks and converts one object, ``build_many`` a list of them, raising _INVALID
-    without saying why; only ``explain`` says what is wrong.
+    without saying why; only ``explain`` says what is wrong.  Every model uses this one core.
     """
 
     def __init__(self, model: "Type[_Model]", strict: bool) -> None:
-        # A build: only the keys the object has are looked at (most objects leave optional keys
-        # out).  build_many: see there.
         decls: List[Tuple[str, _Decl]] = [
             (f.name, f.metadata["decl"]) for f in fields(model) if "decl" in f.metadata]  # type: ignore[arg-type]
         self.model = model
