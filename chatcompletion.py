@@ -66,6 +66,8 @@ MAX_QUOTE = 60
 MAX_LISTED_PROBLEMS = 20
 # How much of a very long path str(Problem) shows.
 MAX_SHOWN_PATH = 200
+# How deep the accumulator merges unknown objects and content parts; deeper, the newer value wins.
+MAX_MERGE_DEPTH = 8
 # Arrays of at least this many objects are checked column by column (see _Plan.build_many).
 COLUMN_MIN = 16
 
@@ -929,6 +931,8 @@ def _dump_many(model: "Type[_Model]", instances: List[Any]) -> List[Dict[str, An
             continue
         keys.append(key)
         kept.append(column if dump_column is None else dump_column(column))
+    if not kept:  # zip() of no columns would give no rows at all
+        return [{} for _ in instances]
     return list(map(dict, map(zip, repeat(keys), zip(*kept))))
 
 
@@ -1499,12 +1503,13 @@ def _describe_error(error: Any) -> str:
 # --------------------------------------------------------------------------- accumulating a stream
 
 
-def _merge_json(into: Dict[str, Any], delta: Mapping[str, Any]) -> None:
+def _merge_json(into: Dict[str, Any], delta: Mapping[str, Any], depth: int = 0) -> None:
     """Merge an unknown delta object into what was gathered so far.
 
     Strings are joined and lists extended (objects carrying an ``index`` merge into the entry with
     that index), except ``id``, ``type`` and ``index``, which keep their first non-null value;
-    nested objects merge the same way; any other value replaces what was there.
+    nested objects merge the same way, down to MAX_MERGE_DEPTH; any other value replaces what
+    was there.
     """
     for key, value in delta.items():
         if value is None:
@@ -1517,20 +1522,20 @@ def _merge_json(into: Dict[str, Any], delta: Mapping[str, Any]) -> None:
             continue
         elif isinstance(old, str) and isinstance(value, str):
             into[key] = old + value
-        elif isinstance(old, dict) and isinstance(value, dict):
-            _merge_json(old, value)
-        elif isinstance(old, list) and isinstance(value, list):
-            _extend_json(old, value)
+        elif depth < MAX_MERGE_DEPTH and isinstance(old, dict) and isinstance(value, dict):
+            _merge_json(old, value, depth + 1)
+        elif depth < MAX_MERGE_DEPTH and isinstance(old, list) and isinstance(value, list):
+            _extend_json(old, value, depth + 1)
         else:
             into[key] = _copy_json(value)
 
 
-def _extend_json(into: List[Any], items: Sequence[Any]) -> None:
+def _extend_json(into: List[Any], items: Sequence[Any], depth: int) -> None:
     for item in items:
         if isinstance(item, dict) and isinstance(item.get("index"), int):
             for entry in into:
                 if isinstance(entry, dict) and entry.get("index") == item["index"]:
-                    _merge_json(entry, item)
+                    _merge_json(entry, item, depth)
                     break
             else:
                 into.append(_copy_json(item))
@@ -1538,23 +1543,26 @@ def _extend_json(into: List[Any], items: Sequence[Any]) -> None:
             into.append(_copy_json(item))
 
 
-def _merge_parts(into: List[Dict[str, Any]], parts: Sequence[Mapping[str, Any]]) -> None:
-    """Join content parts: a part continues the last one when both have the same ``type``."""
+def _merge_parts(into: List[Any], parts: Sequence[Any], depth: int = 0) -> None:
+    """Join content parts: a part continues the last one when both are objects of the same ``type``.
+
+    Their strings are joined and their lists of parts merged the same way, down to MAX_MERGE_DEPTH.
+    """
     for part in parts:
         last = into[-1] if into else None
-        if last is not None and last.get("type") == part.get("type"):
+        if isinstance(part, dict) and isinstance(last, dict) and last.get("type") == part.get("type"):
             for key, value in part.items():
                 old = last.get(key)
                 if key == "type" or value is None:
                     continue
                 if isinstance(old, str) and isinstance(value, str):
                     last[key] = old + value
-                elif isinstance(old, list) and isinstance(value, list):
-                    _merge_parts(old, value)
+                elif depth < MAX_MERGE_DEPTH and isinstance(old, list) and isinstance(value, list):
+                    _merge_parts(old, value, depth + 1)
                 else:
                     last[key] = _copy_json(value)
         else:
-            into.append(_copy_json(dict(part)))
+            into.append(_copy_json(part))
 
 
 class _ToolCallState:

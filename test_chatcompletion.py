@@ -1131,6 +1131,14 @@ class TestManyObjects(ProblemAssertions):
         errors = self.errors_of(Response, doc, strict=True)
         self.assertEqual([p.path for p in errors], ["choices[0].logprobs.content[2].top_logprobs"])
 
+    def test_objects_with_no_keys_at_all(self):
+        """Found by bench/fuzz.py: a column of empty deltas dumped to no rows, and choices to []."""
+        doc = chunk_doc([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}] * 40)
+        for strict in (False, True):
+            chunk = CreateChatCompletionStreamResponse.from_dict(doc, strict=strict)
+            self.assertEqual(len(chunk.choices), 40)
+            self.assertEqual(chunk.to_dict(), doc)
+
     def test_no_state_shared_through_columns(self):
         doc = columns_response()
         r = Response.from_dict(doc)
@@ -2615,6 +2623,16 @@ class TestAccumulator(unittest.TestCase):
             {"type": "thinking", "thinking": [{"type": "text", "text": "The user asks"}]},
             {"type": "text", "text": "2 + 2 = 4"},
         ))
+
+    def test_odd_and_deep_content_parts_never_raise(self):
+        """Found by bench/fuzz.py: parts whose lists hold non-objects, or nest deeply, broke the merge."""
+        deep = json.loads("[" * 800 + "]" * 800)
+        odd = [{"type": "text", "text": [1, [True, None], "x"]}, {"type": "text", "text": [False]}, {"type": "text"}]
+        docs = [delta_doc({"content": odd}), delta_doc({"content": odd}),
+                delta_doc({"content": [{"type": "text", "text": deep}]}), delta_doc({"content": [{"type": "text", "text": deep}]})]
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        self.assertIsInstance(self.message(result).content, tuple)
 
     def test_text_before_parts_is_kept(self):
         docs = [delta_doc({"content": "Hi "}), delta_doc({"content": [{"type": "text", "text": "there"}]})]
