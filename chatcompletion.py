@@ -30,6 +30,7 @@ from typing import (
     Iterable,
     Iterator,
     List,
+    Literal,
     Mapping,
     NamedTuple,
     Optional,
@@ -85,7 +86,7 @@ class Missing(enum.Enum):
     def __repr__(self) -> str:
         return "MISSING"
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> Literal[False]:  # so that type checkers know `x or default` drops it
         return False
 
 

@@ -70,6 +70,13 @@ from chatcompletion import (
     loads_chunk,
 )
 
+try:  # test-only: the comparison with the official SDK's stream helper skips without it
+    from openai._models import construct_type as sdk_construct
+    from openai.lib.streaming.chat import ChatCompletionStreamState
+    from openai.types.chat import ChatCompletionChunk as SDKChunk
+except ImportError:  # pragma: no cover - depends on the environment
+    ChatCompletionStreamState = None
+
 try:  # test-only dependencies: the strict-vs-spec group skips without them
     import jsonschema
     from referencing import Registry, Resource
@@ -2234,6 +2241,52 @@ class TestCorpus(ProblemAssertions):
 # =========================================================================== 7. streaming
 
 
+@unittest.skipUnless(ChatCompletionStreamState is not None, "openai is not installed")
+@unittest.skipUnless(os.path.isdir(STREAMS_DIR), "the shared corpus is not beside the checkout")
+class TestAgreesWithOpenAISDK(unittest.TestCase):
+    """On OpenAI's own recorded streams, accumulate() gives what the official SDK's stream helper does."""
+
+    def test_openai_streams(self):
+        paths = sorted(glob.glob(os.path.join(STREAMS_DIR, "openai__*.sse")))
+        self.assertTrue(paths)
+        for path in paths:
+            with self.subTest(stream=os.path.basename(path)):
+                with open(path, "rb") as f:
+                    chunks = list(iter_chunks(f))
+                ours = accumulate(chunks).to_dict()
+                state = ChatCompletionStreamState()
+                sdk_usage = None
+                for chunk in chunks:  # built the way the SDK builds what it reads: unchecked
+                    document = chunk.to_dict()
+                    # Two SDK bugs this project does not share: a chunk without "choices" (the usage
+                    # chunk of audio streams) makes it raise TypeError, and a later chunk with
+                    # "usage": null (the moderation chunk) wipes the usage out.  Feed it "choices": []
+                    # and compare with its usage as of the last chunk that carried one.
+                    document.setdefault("choices", [])
+                    state.handle_chunk(sdk_construct(type_=SDKChunk, value=document))
+                    if document.get("usage") is not None:
+                        sdk_usage = state.current_completion_snapshot.usage.model_dump(mode="json", exclude_unset=True)
+                theirs = state.current_completion_snapshot.model_dump(mode="json", exclude_unset=True)
+                self.assertEqual(len(ours["choices"]), len(theirs["choices"]))
+                self.assertEqual(ours.get("usage"), sdk_usage)
+                for mine, sdk in zip(ours["choices"], sorted(theirs["choices"], key=lambda c: c["index"])):
+                    self.assertEqual(mine["finish_reason"], sdk.get("finish_reason"))
+                    message, sdk_message = mine["message"], sdk["message"]
+                    self.assertEqual(message["content"], sdk_message.get("content"))
+                    self.assertEqual(message["refusal"], sdk_message.get("refusal"))
+                    calls = [(c["id"], c["type"], c["function"]["name"], c["function"]["arguments"])
+                             for c in message.get("tool_calls", [])]
+                    sdk_calls = [(c["id"], c["type"], c["function"]["name"], c["function"]["arguments"])
+                                 for c in sdk_message.get("tool_calls") or []]
+                    self.assertEqual(calls, sdk_calls)
+                    sdk_logprobs = sdk.get("logprobs")
+                    if mine["logprobs"] is None:
+                        self.assertFalse(sdk_logprobs and (sdk_logprobs.get("content") or sdk_logprobs.get("refusal")))
+                    else:
+                        for key in ("content", "refusal"):
+                            self.assertEqual(mine["logprobs"][key] or [], (sdk_logprobs or {}).get(key) or [])
+
+
 class TestSSEReader(unittest.TestCase):
     """iter_chunks follows the server-sent-events rules, whatever holds the stream."""
 
@@ -2901,6 +2954,12 @@ class TestCommandLine(unittest.TestCase):
                                 cwd=os.path.dirname(CLI_SCRIPT))
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn(b"valid response", result.stdout)
+
+    def test_typed_example_runs(self) -> None:
+        script = os.path.join(os.path.dirname(CLI_SCRIPT), "examples", "typed_usage.py")
+        result = subprocess.run([sys.executable, script], capture_output=True, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.decode().count("says 'Two plus two is four.'"), 2)
 
     def test_shipped_examples(self) -> None:
         examples = os.path.join(os.path.dirname(CLI_SCRIPT), "examples")
