@@ -29,7 +29,10 @@ Checks, per case:
 4. the parse takes no longer than TIME_PER_BYTE per input byte + TIME_FIXED (re-measured before
    it counts);
 5. a rejection names a problem (never only the "document rejected" fallback, which means the fast
-   path and the explaining pass disagree).
+   path and the explaining pass disagree);
+6. for a quarter of the mutate cases, one array of objects read as [item] and as ARRAY_COPIES
+   copies of item gives the same verdict (items are checked one by one, whatever the bulk path);
+7. over the run, live objects do not pile up (checked every MEMORY_CHECK_EVERY cases).
 
 Seeds are a few documents written below and, when ../shared/corpus exists beside the repository,
 every responses/*.json and every data line of streams/*.sse (read in place).
