@@ -199,10 +199,11 @@ class StreamError(ValidationError):
 
 
 class _Invalid(Exception):
-    """Raised by the fast path; the caller then runs the explaining pass to say why."""
+    """Raised by the fast path; the caller then runs the explaining pass to say why.
 
-
-_INVALID = _Invalid()
+    Always raised as the class, so each rejection gets a fresh instance: re-raising one shared
+    instance would chain every traceback onto it and keep the rejected documents alive.
+    """
 
 
 # --------------------------------------------------------------------------- JSON helpers
@@ -271,7 +272,7 @@ def _copy_json(value: Any) -> Any:
     while stack:
         source, target, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise _INVALID
+            raise _Invalid
         if isinstance(target, list):
             for item in source:
                 if type(item) in _JSON_SCALARS:
@@ -285,7 +286,7 @@ def _copy_json(value: Any) -> Any:
             for key, item in source.items():
                 if type(key) is not str:
                     if not isinstance(key, str):
-                        raise _INVALID
+                        raise _Invalid
                     key = str.__str__(key)
                 if type(item) in _JSON_SCALARS:
                     target[key] = item
@@ -311,7 +312,7 @@ def _new_container(value: Any) -> Tuple[Any, bool]:
         return int(value), False
     if isinstance(value, float):
         return float(value), False
-    raise _INVALID
+    raise _Invalid
 
 
 def _explain_json(value: Any, path: str, problems: List[Problem]) -> None:
@@ -338,7 +339,7 @@ def _explain_json(value: Any, path: str, problems: List[Problem]) -> None:
 
 # --------------------------------------------------------------------------- kinds of field
 #
-# A kind knows how to check and convert one JSON value (``parse``, raising _INVALID on the
+# A kind knows how to check and convert one JSON value (``parse``, raising _Invalid on the
 # fast path), how to say what is wrong with it (``explain``), and how to turn the converted
 # value back into JSON (``dump``).  Each model field has one kind per mode, chosen once at
 # import; the shared core in _Plan does the rest.
@@ -402,22 +403,22 @@ class _Scalar(_Kind):
         if value is None:
             if self.nullable:
                 return None
-            raise _INVALID
+            raise _Invalid
         name = self.name
         if name == "str":
             if t is not str:
                 if not isinstance(value, str):
-                    raise _INVALID
+                    raise _Invalid
                 value = str.__str__(value)
             if self.only is not None and value not in self.only:
-                raise _INVALID
+                raise _Invalid
             return value
         if t is bool:
             if name == "bool":
                 return value
-            raise _INVALID
+            raise _Invalid
         if name == "bool":
-            raise _INVALID
+            raise _Invalid
         if t is int:
             return value
         if t is float:
@@ -426,12 +427,12 @@ class _Scalar(_Kind):
             # JSON Schema counts 2.0 as an integer; keep the annotation honest by storing int.
             if value.is_integer():
                 return int(value)
-            raise _INVALID
+            raise _Invalid
         if isinstance(value, int) and not isinstance(value, bool):
             return int(value)
         if isinstance(value, float):
             return self.parse(float(value))
-        raise _INVALID
+        raise _Invalid
 
     def parse_column(self, column: List[Any]) -> List[Any]:
         if self.accepts.issuperset(map(type, column)):
@@ -463,7 +464,7 @@ class _Object(_Kind):
         if value is None:
             if self.nullable:
                 return None
-            raise _INVALID
+            raise _Invalid
         return self.build(value)
 
     def parse_column(self, column: List[Any]) -> List[Any]:
@@ -513,7 +514,7 @@ class _OneOf(_Kind):
             return None
         model = self._model_for(value)
         if model is None:
-            raise _INVALID
+            raise _Invalid
         return _plans_of(model)[self.strict].build(value)
 
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
@@ -556,7 +557,7 @@ class _Array(_Kind):
             if value is None and self.nullable:
                 return None
             if not isinstance(value, list):
-                raise _INVALID
+                raise _Invalid
             value = list(value)
         if not value:
             return ()
@@ -620,12 +621,12 @@ class _Map(_Kind):
         if value is None and self.nullable:
             return None
         if not isinstance(value, dict):
-            raise _INVALID
+            raise _Invalid
         parse = self.value.parse
         result = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise _INVALID
+                raise _Invalid
             result[str.__str__(key)] = parse(item)
         return MappingProxyType(result)
 
@@ -663,11 +664,11 @@ class _Content(_Kind):
         if isinstance(value, str):
             return str.__str__(value)
         if not isinstance(value, list):
-            raise _INVALID
+            raise _Invalid
         parts = []
         for part in value:
             if not isinstance(part, dict):
-                raise _INVALID
+                raise _Invalid
             parts.append(_copy_json(part))
         return tuple(parts)
 
@@ -774,7 +775,7 @@ def _extra() -> Any:
 class _Plan:
     """Everything needed to parse or explain one model in one mode, computed once, on first use.
 
-    ``build`` checks and converts one object, ``build_many`` a list of them, raising _INVALID
+    ``build`` checks and converts one object, ``build_many`` a list of them, raising _Invalid
     without saying why; only ``explain`` says what is wrong.  Every model uses this one core.
     """
 
@@ -806,7 +807,7 @@ class _Plan:
         """Check and convert one object, looking only at the keys it has."""
         if type(data) is not dict:
             if not isinstance(data, dict):
-                raise _INVALID
+                raise _Invalid
         blank, slots, required_indexes, twin, model = self.parts
         values = blank[:]
         unknown = False
@@ -819,7 +820,7 @@ class _Plan:
                 values[index] = value if type(value) in plain else parse(value)
         for index in required_indexes:
             if values[index] is MISSING:
-                raise _INVALID
+                raise _Invalid
         if unknown:
             values[-1] = self.extras(data)
         instance = twin(*values)
@@ -869,7 +870,7 @@ class _Plan:
             if key not in keyset:
                 if type(key) is not str:
                     if not isinstance(key, str):
-                        raise _INVALID
+                        raise _Invalid
                     key = str.__str__(key)
                 extra[key] = _copy_json(value)
         return MappingProxyType(extra)

@@ -1827,6 +1827,23 @@ class TestRobustness(unittest.TestCase):
         self.assertIs(type(r.extra["x_key"]), str)
         self.assertEqual(json.loads(dumps(r))["created"], 5)
 
+    def test_rejections_keep_nothing_alive(self):
+        """Found by bench/fuzz.py: a shared internal exception chained every rejection's traceback."""
+        import gc
+        bad = {"choices": [{"index": "x", "message": {"content": 5}}], "pad": list(range(100))}
+
+        def reject(times):
+            for _ in range(times):
+                with self.assertRaises(ValidationError):
+                    Response.from_dict(bad)
+
+        reject(50)
+        gc.collect()
+        before = len(gc.get_objects())
+        reject(500)
+        gc.collect()
+        self.assertLess(len(gc.get_objects()) - before, 100)
+
     def test_random_mutations(self):
         """Bounded fuzz: only ValidationError escapes, accepted documents round-trip, lenient >= strict."""
         rng = random.Random(20240501)
