@@ -1546,13 +1546,15 @@ def _extend_json(into: List[Any], items: Sequence[Any], depth: int) -> None:
 
 
 def _merge_parts(into: List[Any], parts: Sequence[Any], depth: int = 0) -> None:
-    """Join content parts: a part continues the last one when both are objects of the same ``type``.
+    """Join content parts: a part continues the last one when both are objects of the same string ``type``.
 
     Their strings are joined and their lists of parts merged the same way, down to MAX_MERGE_DEPTH.
     """
     for part in parts:
         last = into[-1] if into else None
-        if isinstance(part, dict) and isinstance(last, dict) and last.get("type") == part.get("type"):
+        # Only a string type can continue a part (and comparing two deep values could overflow).
+        kind = part.get("type") if isinstance(part, dict) else None
+        if isinstance(kind, str) and isinstance(last, dict) and last.get("type") == kind:
             for key, value in part.items():
                 old = last.get(key)
                 if key == "type" or value is None:

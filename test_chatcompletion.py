@@ -2698,8 +2698,10 @@ class TestAccumulator(unittest.TestCase):
         """Found by bench/fuzz.py: parts whose lists hold non-objects, or nest deeply, broke the merge."""
         deep = json.loads("[" * 800 + "]" * 800)
         odd = [{"type": "text", "text": [1, [True, None], "x"]}, {"type": "text", "text": [False]}, {"type": "text"}]
+        deep_type = json.loads("[" * 2000 + "]" * 2000)  # comparing two of these overflows the C stack
         docs = [delta_doc({"content": odd}), delta_doc({"content": odd}),
-                delta_doc({"content": [{"type": "text", "text": deep}]}), delta_doc({"content": [{"type": "text", "text": deep}]})]
+                delta_doc({"content": [{"type": "text", "text": deep}]}), delta_doc({"content": [{"type": "text", "text": deep}]}),
+                delta_doc({"content": [{"type": deep_type}]}), delta_doc({"content": [{"type": deep_type}]})]
         result = accumulate(docs)
         self.check_round_trip(result)
         self.assertIsInstance(self.message(result).content, tuple)
