@@ -2698,13 +2698,18 @@ class TestAccumulator(unittest.TestCase):
         """Found by bench/fuzz.py: parts whose lists hold non-objects, or nest deeply, broke the merge."""
         deep = json.loads("[" * 800 + "]" * 800)
         odd = [{"type": "text", "text": [1, [True, None], "x"]}, {"type": "text", "text": [False]}, {"type": "text"}]
-        deep_type = json.loads("[" * 2000 + "]" * 2000)  # comparing two of these overflows the C stack
+        deep_type = []  # deeper than json.loads builds; comparing two of these overflows the C stack
+        for _ in range(2000):
+            deep_type = [deep_type]
         docs = [delta_doc({"content": odd}), delta_doc({"content": odd}),
-                delta_doc({"content": [{"type": "text", "text": deep}]}), delta_doc({"content": [{"type": "text", "text": deep}]}),
-                delta_doc({"content": [{"type": deep_type}]}), delta_doc({"content": [{"type": deep_type}]})]
+                delta_doc({"content": [{"type": "text", "text": deep}]}), delta_doc({"content": [{"type": "text", "text": deep}]})]
         result = accumulate(docs)
         self.check_round_trip(result)
         self.assertIsInstance(self.message(result).content, tuple)
+        # Two parts with a deep non-string type: kept apart (no == on them), and dumped without overflow.
+        result = accumulate([delta_doc({"content": [{"type": deep_type}]}), delta_doc({"content": [{"type": deep_type}]})])
+        self.assertEqual(len(self.message(result).content), 2)
+        self.assertEqual(len(result.to_dict()["choices"][0]["message"]["content"]), 2)
 
     def test_text_before_parts_is_kept(self):
         docs = [delta_doc({"content": "Hi "}), delta_doc({"content": [{"type": "text", "text": "there"}]})]
