@@ -1463,7 +1463,7 @@ def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iter
     whole stream as one str or bytes.  Comment lines, ``event:`` lines, multi-line data, CR/LF
     and a stream that ends without ``[DONE]`` are all handled; reading stops at ``[DONE]``.
 
-    An ``error`` event, or a chunk that carries an ``error`` key, raises StreamError with the
+    An ``error`` event, or a chunk that carries a non-null ``error``, raises StreamError with the
     provider's error and (when ``keep`` is true) the chunks read before it.  With ``keep=False``
     nothing is retained between chunks, so a stream of any length reads in constant memory.
     A chunk that fails its check raises ValidationError, its paths prefixed with the line number.
@@ -1473,23 +1473,39 @@ def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iter
     for event, data, line in _events(source):
         if data == _DONE:
             return
+        what, value = _read_event(event, data)
+        if what is _SERVER_ERROR:
+            raise StreamError([Problem(f"line {line}", "the server sent an error: " + _describe_error(value))],
+                              value, kept)
+        if what is _BAD_JSON:
+            raise ValidationError([Problem(f"line {line}", value)])
         try:
-            document = json.loads(data)
-        except (ValueError, RecursionError) as exc:
-            if event == "error":
-                raise StreamError([Problem(f"line {line}", f"error event: {data[:200]}")], data, kept) from None
-            raise ValidationError([Problem(f"line {line}", f"invalid JSON in data: {exc}")]) from None
-        if event == "error" or (isinstance(document, dict) and document.get("error") is not None):
-            error = document.get("error", document) if isinstance(document, dict) else document
-            raise StreamError([Problem(f"line {line}", "the server sent an error: " + _describe_error(error))],
-                              error, kept)
-        try:
-            chunk: CreateChatCompletionStreamResponse = plan.parse_root(document)
+            chunk: CreateChatCompletionStreamResponse = plan.parse_root(value)
         except ValidationError as exc:
             raise ValidationError([Problem(f"line {line}: {p.path}", p.message) for p in exc.errors]) from None
         if keep:
             kept.append(chunk)
         yield chunk
+
+
+_CHUNK, _SERVER_ERROR, _BAD_JSON = "chunk", "server error", "bad JSON"
+
+
+def _read_event(event: str, data: str) -> Tuple[str, Any]:
+    """What one event's data is: a chunk's document, the server's error, or bad JSON (and why).
+
+    An ``error`` event, or a document with a non-null ``error`` (OpenRouter and Groq send them
+    mid-stream, with a 200 status), is the server's error.
+    """
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        if event == "error":
+            return _SERVER_ERROR, data
+        return _BAD_JSON, f"invalid JSON in data: {exc}"
+    if event == "error" or (isinstance(document, dict) and document.get("error") is not None):
+        return _SERVER_ERROR, document.get("error", document) if isinstance(document, dict) else document
+    return _CHUNK, document
 
 
 def _describe_error(error: Any) -> str:
@@ -2198,19 +2214,15 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
                 progress.tick(line)
             if data == _DONE:
                 break
-            try:
-                document = json.loads(data)
-            except (ValueError, RecursionError) as exc:
-                if event == "error":
-                    error = data
-                    break
-                problems.append(Problem(f"line {line}", f"invalid JSON in data: {exc}"))
-                continue
-            if event == "error" or (isinstance(document, dict) and document.get("error") is not None):
-                error = document.get("error", document) if isinstance(document, dict) else document
+            what, value = _read_event(event, data)
+            if what is _SERVER_ERROR:
+                error = value
                 break
+            if what is _BAD_JSON:
+                problems.append(Problem(f"line {line}", value))
+                continue
             try:
-                accumulator.add(plan.parse_root(document))
+                accumulator.add(plan.parse_root(value))
             except ValidationError as exc:
                 problems.extend(Problem(f"line {line}: {p.path}", p.message) for p in exc.errors)
     except ValidationError as exc:

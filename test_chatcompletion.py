@@ -467,6 +467,19 @@ def reverse_keys(value):
     return value
 
 
+def poison(document):
+    """Change every object and array reachable in ``document``, in place."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+            item["injected"] = "!"
+        elif isinstance(item, list):
+            stack.extend(item)
+            item.append("injected")
+
+
 class ProblemAssertions(unittest.TestCase):
     """Helpers shared by the test classes that check ValidationError contents."""
 
@@ -905,16 +918,7 @@ class TestValueSemantics(unittest.TestCase):
                 source_copy = copy.deepcopy(source)
                 r = Response.from_dict(source_copy, strict=strict)
                 expected = r.to_dict()
-                # Mutate everything reachable in the input, including nested unknown values.
-                stack = [source_copy]
-                while stack:
-                    item = stack.pop()
-                    if isinstance(item, dict):
-                        stack.extend(item.values())
-                        item["injected"] = "!"
-                    elif isinstance(item, list):
-                        stack.extend(item)
-                        item.append("injected")
+                poison(source_copy)  # everything reachable in the input, nested unknown values too
                 self.assertEqual(r.to_dict(), expected)
                 self.assertEqual(expected, source)
 
@@ -925,16 +929,7 @@ class TestValueSemantics(unittest.TestCase):
         parts_doc["choices"][0]["message"]["content"] = [{"type": "text", "text": "hi", "meta": {"k": [1]}}]
         for source in (doc, parts_doc):
             r = Response.from_dict(source)
-            first = r.to_dict()
-            stack = [first]
-            while stack:
-                item = stack.pop()
-                if isinstance(item, dict):
-                    stack.extend(item.values())
-                    item["injected"] = "!"
-                elif isinstance(item, list):
-                    stack.extend(item)
-                    item.append("injected")
+            poison(r.to_dict())
             self.assertEqual(r.to_dict(), source)
 
     def test_equality_by_value(self):
