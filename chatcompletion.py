@@ -783,7 +783,6 @@ class _Plan:
         decls: List[Tuple[str, _Decl]] = [
             (f.name, f.metadata["decl"]) for f in fields(model) if "decl" in f.metadata]  # type: ignore[arg-type]
         self.model = model
-        self.strict = strict
         self.keys: Tuple[str, ...] = tuple(name for name, _ in decls)
         self.keyset: FrozenSet[str] = frozenset(self.keys)
         self.size = len(self.keys)
