@@ -33,6 +33,7 @@ from typing import (
     Literal,
     Mapping,
     NamedTuple,
+    NoReturn,
     Optional,
     Sequence,
     Tuple,
@@ -71,6 +72,8 @@ MAX_SHOWN_PATH = 200
 MAX_MERGE_DEPTH = 8
 # Arrays of at least this many objects are checked column by column (see _Plan.build_many).
 COLUMN_MIN = 16
+# How many unknown keys each model remembers (see _Plan.learn); more only cost an exception each.
+MAX_LEARNED_KEYS = 64
 
 _SLOTS: Dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
 
@@ -595,6 +598,8 @@ class _Array(_Kind):
             return None
         if not self.item_needs_dump:
             return list(value)
+        if self.item_plan is not None and len(value) < COLUMN_MIN:
+            return [item.to_dict() for item in value]
         return self.item.dump_column(list(value))
 
     def dump_column(self, column: List[Any]) -> List[Any]:
@@ -656,6 +661,7 @@ class _Content(_Kind):
 
     needs_dump = True
     nullable = True
+    plain = _TEXT_TYPES
     stored = frozenset({tuple})
 
     def parse(self, value: Any) -> Any:
@@ -758,6 +764,14 @@ def _array_of(kind: str, **options: Any) -> _Decl:
 
 
 _NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+# Stands in ``extra``'s place while build() reads an object, until extras() collects them.
+_UNKNOWN = object()
+# What json.loads makes; an unknown key's value of another type is checked by extras().
+_JSON_TYPES: FrozenSet[type] = _JSON_SCALARS | {list, dict}
+
+
+def _unknown(value: Any) -> Any:
+    return _UNKNOWN
 
 
 def _no_extra() -> Mapping[str, Any]:
@@ -809,22 +823,29 @@ class _Plan:
                 raise _Invalid
         blank, slots, required_indexes, twin, model = self.parts
         values = blank[:]
-        unknown = False
         for key, value in data.items():
-            slot = slots.get(key)
-            if slot is None:
-                unknown = True
-            else:
-                index, plain, parse = slot
-                values[index] = value if type(value) in plain else parse(value)
-        for index in required_indexes:
-            if values[index] is MISSING:
-                raise _Invalid
-        if unknown:
+            # Subscripting beats slots.get(); an unknown key raises once, then it is remembered.
+            try:
+                index, plain, parse = slots[key]
+            except KeyError:
+                self.learn(key)
+                values[-1] = _UNKNOWN
+                continue
+            values[index] = value if type(value) in plain else parse(value)
+        if values[-1] is not _NO_EXTRA:
             values[-1] = self.extras(data)
+        if required_indexes:  # strict mode only
+            for index in required_indexes:
+                if values[index] is MISSING:
+                    raise _Invalid
         instance = twin(*values)
         instance.__class__ = model
         return instance
+
+    def learn(self, key: Any) -> None:
+        """Remember an unknown key, so that it sends its value to ``extra`` without an exception."""
+        if type(key) is str and len(self.slots) < self.size + MAX_LEARNED_KEYS:
+            self.slots[key] = (self.size, _JSON_TYPES, _unknown)
 
     def build_many(self, items: List[Any]) -> List[Any]:
         """Build a list of objects; column by column when they all have the same known keys.
@@ -893,10 +914,12 @@ class _Plan:
     def parse_root(self, data: Any) -> Any:
         try:
             return self.build(data)
-        except _Invalid:
+        except (_Invalid, RecursionError):
             pass
-        except RecursionError:
-            pass
+        self.reject(data)
+
+    def reject(self, data: Any) -> NoReturn:
+        """Raise the ValidationError that says why build() refused ``data``."""
         problems: List[Problem] = []
         try:
             self.explain(data, "", problems)
@@ -945,29 +968,32 @@ class _Model:
     _twin: ClassVar[Callable[..., Any]]
     _keys: ClassVar[Tuple[str, ...]]
     _get_values: ClassVar[Any]  # an attrgetter of the known fields
-    _dumpers: ClassVar[Tuple[Tuple[str, Callable[[Any], Any], FrozenSet[type]], ...]]
+    # Per known field: its key, the stored types that need converting, and the conversion.
+    _dump_fields: ClassVar[Tuple[Tuple[str, FrozenSet[type], Callable[[Any], Any]], ...]]
     _attr_getters: ClassVar[Tuple[Any, ...]]
     _column_dumpers: ClassVar[Tuple[Optional[Callable[[List[Any]], List[Any]]], ...]]
 
     @classmethod
     def from_dict(cls: Type[M], data: Any, *, strict: bool = False) -> M:
         """Check ``data`` (a decoded JSON object) and build the model; raises ValidationError."""
-        result: M = _plans_of(cls)[bool(strict)].parse_root(data)
+        try:
+            plan = cls._plans[1 if strict else 0]
+        except AttributeError:
+            plan = _plans_of(cls)[1 if strict else 0]
+        result: M = plan.parse_root(data)
         return result
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON object this model stands for: known keys in wire order, then unknown keys."""
         try:
-            dumpers = self._dumpers
+            dump_fields = self._dump_fields
         except AttributeError:
             _prepare_models()
-            dumpers = self._dumpers
-        # Not ``MISSING in values``: that would call each nested model's __eq__.
-        result = {key: value for key, value in zip(self._keys, self._get_values(self)) if value is not MISSING}
-        for key, dump, stored in dumpers:
-            value = result.get(key)
-            if type(value) in stored:
-                result[key] = dump(value)
+            dump_fields = self._dump_fields
+        result = {}
+        for (key, stored, dump), value in zip(dump_fields, self._get_values(self)):
+            if value is not MISSING:
+                result[key] = dump(value) if type(value) in stored else value
         extra = getattr(self, "extra")
         if extra:
             for key, value in extra.items():
@@ -1038,8 +1064,9 @@ def _prepare_models() -> None:
         namespace: Dict[str, Any] = {"__annotations__": {name: object for name in names}, "__doc__": cls.__doc__}
         cls._twin = dataclass(repr=False, eq=False, **_SLOTS)(type(cls.__name__, (_Model,), namespace))
         lenient = _Plan(cls, False)
-        cls._dumpers = tuple((key, kind.dump, kind.stored) for key, kind in zip(lenient.keys, lenient.kinds)
-                             if kind.needs_dump)
+        # A nested model goes straight to its to_dict(), saving a call.
+        cls._dump_fields = tuple((key, kind.stored, _Model.to_dict if isinstance(kind, (_Object, _OneOf)) else kind.dump)
+                                 for key, kind in zip(lenient.keys, lenient.kinds))
         cls._attr_getters = tuple(attrgetter(name) for name in names)  # the known fields, then extra
         cls._column_dumpers = tuple(kind.dump_column if kind.needs_dump else None for kind in lenient.kinds)
         # Last: a model that has _plans is ready to use.

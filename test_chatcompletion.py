@@ -1342,6 +1342,31 @@ class TestLenientTolerances(ProblemAssertions):
                     self.assertEqual(out, doc)
                     self.assertEqual(list(at(out, path))[-2:], ["x_vendor", "x_null"])
 
+    def test_unknown_keys_read_the_same_the_first_time_and_after(self):
+        # The parser remembers unknown key names (up to MAX_LEARNED_KEYS per model); what it
+        # accepts and keeps must not depend on whether it has seen a name before.
+        import chatcompletion
+        names = [f"x_seen_{i}" for i in range(chatcompletion.MAX_LEARNED_KEYS + 20)]
+        doc = wire_response()
+        for i, name in enumerate(names):
+            doc["choices"][0][name] = [i, {"k": None}] if i % 2 else f"v{i}"
+        for attempt in range(3):
+            with self.subTest(attempt=attempt):
+                r = Response.from_dict(doc)
+                self.assertEqual(list(r.choices[0].extra), names)
+                self.assertEqual(r.to_dict(), doc)
+        no_extra = Response.from_dict(wire_response()).extra  # empty, and shared
+        for odd in ({1, 2}, b"x", object(), MISSING, r.choices[0].extra, no_extra):
+            bad = wire_response()
+            bad["choices"][0][names[0]] = odd  # a name seen before, a value JSON cannot hold
+            with self.subTest(odd=type(odd).__name__):
+                errors = self.errors_of(Response, bad, strict=False)
+                self.assertOnlyProblem(errors, f"choices[0].{names[0]}", "expected a JSON value")
+        bad = wire_response()
+        bad["choices"][0][names[-1]] = {1: "x"}  # past the remembered names
+        errors = self.errors_of(Response, bad, strict=False)
+        self.assertOnlyProblem(errors, f"choices[0].{names[-1]}", "object key must be str")
+
     def test_unknown_keys_in_chunk_levels(self):
         doc = full_chunk()
         doc["x_groq"] = {"id": "req_1"}
