@@ -1788,6 +1788,29 @@ class TestRobustness(unittest.TestCase):
         except ValidationError as exc:
             self.assertEqual(exc.errors[0].path, "<root>")
 
+    def test_json_text_reads_exactly_as_json_loads(self):
+        # loads() skips json.loads's per-call overhead on plain text; it must decide the same way.
+        body = json.dumps(wire_response())
+        texts = [body, " " + body, body + "\n", "\t\r\n" + body + " \n\r\t", body + "\u00a0", body + "\x0b",
+                 body + "\u2028", "\ufeff" + body, body + "{}", body + " x", body + "\n" + body, "\n", "",
+                 body[:-1], '{"a": NaN}', '{"a": 1e999}', '{"a": "\\ud800"}', "[" * 100000 + "]" * 100000]
+        for text in texts:
+            for source in (text, text.encode("utf-8", "surrogatepass"), text.encode("utf-16")):
+                with self.subTest(text=repr(text[:12] + text[-12:]), source=type(source).__name__):
+                    try:
+                        expected = json.loads(source)
+                    except (ValueError, RecursionError) as exc:
+                        with self.assertRaises(ValidationError) as caught:
+                            loads(source)
+                        message = caught.exception.errors[0].message
+                        if not isinstance(exc, RecursionError):
+                            self.assertTrue(message.endswith(str(exc)), (message, str(exc)))
+                        continue
+                    try:
+                        self.assertEqual(loads(source).to_dict(), expected)
+                    except ValidationError as exc:  # valid JSON, but not a response
+                        self.assertNotIsInstance(expected, dict) if expected != wire_response() else self.fail(exc)
+
     def test_invalid_utf8(self):
         for data in (b'{"id": "\xff"}', b'{"id": "\xc3"}', b'\xed\xa0\x80', b'{"id": "\xe2\x82"}'):
             for parse in (loads, loads_chunk):
