@@ -985,8 +985,12 @@ class _Model:
             plan = cls._plans[1 if strict else 0]
         except AttributeError:
             plan = _plans_of(cls)[1 if strict else 0]
-        result: M = plan.parse_root(data)
-        return result
+        try:  # plan.parse_root(data), written out to save a call
+            result: M = plan.build(data)
+            return result
+        except (_Invalid, RecursionError):
+            pass
+        plan.reject(data)
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON object this model stands for: known keys in wire order, then unknown keys."""
@@ -1967,13 +1971,19 @@ class _Tally:
         usage = response.usage
         if type(usage) is CompletionUsage:
             tokens = self.tokens
-            tokens["prompt"] += _count(usage.prompt_tokens)
-            tokens["completion"] += _count(usage.completion_tokens)
-            tokens["total"] += _count(usage.total_tokens)
-            if type(usage.prompt_tokens_details) is PromptTokensDetails:
-                tokens["cached"] += _count(usage.prompt_tokens_details.cached_tokens)
-            if type(usage.completion_tokens_details) is CompletionTokensDetails:
-                tokens["reasoning"] += _count(usage.completion_tokens_details.reasoning_tokens)
+            # Written out: this runs once per line of a batch file.
+            if type(usage.prompt_tokens) is int:
+                tokens["prompt"] += usage.prompt_tokens
+            if type(usage.completion_tokens) is int:
+                tokens["completion"] += usage.completion_tokens
+            if type(usage.total_tokens) is int:
+                tokens["total"] += usage.total_tokens
+            details = usage.prompt_tokens_details
+            if type(details) is PromptTokensDetails and type(details.cached_tokens) is int:
+                tokens["cached"] += details.cached_tokens
+            completion_details = usage.completion_tokens_details
+            if type(completion_details) is CompletionTokensDetails and type(completion_details.reasoning_tokens) is int:
+                tokens["reasoning"] += completion_details.reasoning_tokens
 
     def to_dict(self) -> Dict[str, Any]:
         return {"documents": self.documents, "valid": self.valid, "invalid": self.invalid,
