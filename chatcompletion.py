@@ -10,6 +10,8 @@ stream and ``accumulate`` rebuilds the full response from its chunks.
 Run ``python chatcompletion.py --help`` for the command-line checker.
 """
 
+from __future__ import annotations
+
 import codecs
 import enum
 import io
@@ -36,11 +38,18 @@ from typing import (
     NoReturn,
     Optional,
     Sequence,
+    TYPE_CHECKING,
     Tuple,
     Type,
     TypeVar,
     Union,
 )
+
+if TYPE_CHECKING:  # tells type checkers that @_model makes frozen dataclasses (PEP 681)
+    from typing_extensions import dataclass_transform
+else:
+    def dataclass_transform(**kwargs: Any) -> Any:
+        return lambda function: function
 
 __all__ = [
     "MISSING", "Missing", "ValidationError", "StreamError", "Problem",
@@ -1040,6 +1049,7 @@ def _restore(model: "Type[_Model]", data: Dict[str, Any]) -> Any:
 _MODELS: List["Type[_Model]"] = []
 
 
+@dataclass_transform(frozen_default=True)
 def _model(cls: Type[M]) -> Type[M]:
     """Make a model class a frozen dataclass; its parsing machinery comes on first use."""
     cls = dataclass(frozen=True, eq=False, repr=False, **_SLOTS)(cls)

@@ -9,6 +9,7 @@ of those groups skips cleanly when what it needs is absent.
 import copy
 import dataclasses
 import glob
+import importlib.util
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import unittest
 
@@ -1005,6 +1007,31 @@ class TestValueSemantics(unittest.TestCase):
         self.assertIs(type(restored), ValidationError)
         self.assertEqual(restored.errors, error.errors)
         self.assertEqual(str(restored), str(error))
+
+    def test_type_checkers_see_frozen_dataclasses(self):
+        """mypy must know the models' constructors and that their fields are read-only."""
+        if importlib.util.find_spec("mypy") is None:
+            self.skipTest("mypy is not installed (CI installs it for the newest interpreter)")
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        source = textwrap.dedent("""\
+            import dataclasses
+            import chatcompletion as cc
+            top = cc.TopLogprob(token="a", logprob=-0.5, bytes=(97,))
+            other = dataclasses.replace(top, token="b")
+            choice = cc.Choice(index=0, finish_reason=cc.FinishReason.STOP, extra={"x_vendor": 1})
+            count: int = len(dataclasses.fields(choice))
+            top.token = "c"
+            cc.TopLogprob(token=1)
+            cc.TopLogprob(tokn="a")
+            """)
+        with open(os.path.join(folder, "use.py"), "w") as handle:
+            handle.write(source)
+        result = subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull, "use.py"],
+            cwd=folder, capture_output=True, text=True, timeout=300, env=dict(os.environ, MYPYPATH=HERE))
+        flagged = sorted({int(line.split(":")[1]) for line in result.stdout.splitlines() if ": error:" in line})
+        self.assertEqual(flagged, [7, 8, 9], result.stdout + result.stderr)
 
 
 class TestManyObjects(ProblemAssertions):

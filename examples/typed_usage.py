@@ -3,6 +3,7 @@
     python examples/typed_usage.py
 """
 
+import dataclasses
 import os
 import sys
 
@@ -34,11 +35,22 @@ def describe(response: cc.CreateChatCompletionResponse) -> str:
     return "\n".join(lines)
 
 
+def canned_response(text: str) -> cc.CreateChatCompletionResponse:
+    """The models are frozen dataclasses: build one by hand (a test double, say); leave out what you like."""
+    message = cc.ChatCompletionResponseMessage(role="assistant", content=text, refusal=None)
+    choice = cc.Choice(index=0, message=message, logprobs=None, finish_reason="stop")
+    return cc.CreateChatCompletionResponse(id="chatcmpl-canned", object="chat.completion", created=0,
+                                           model="canned", choices=(choice,))
+
+
 def main() -> None:
     with open(os.path.join(HERE, "response.json"), "rb") as body:
         print(describe(cc.loads(body.read())))
     with open(os.path.join(HERE, "stream.sse"), "rb") as stream:
         print(describe(cc.accumulate(cc.iter_chunks(stream))))
+    canned = canned_response("Canned.")
+    print(describe(dataclasses.replace(canned, model="canned-2")))  # a changed copy
+    assert cc.loads(cc.dumps(canned)) == canned  # what you build is checked when you read it back
 
 
 if __name__ == "__main__":
