@@ -459,6 +459,19 @@ class _Scalar(_Kind):
             problems.append(Problem(_show(path), _got(self.expected, value)))
 
 
+class _Choice(_Scalar):
+    """A string held to an enum's values (strict mode); the usual case is checked first."""
+
+    def __init__(self, nullable: bool, only: Tuple[str, ...]) -> None:
+        super().__init__("str", nullable, only)
+        self.choices = frozenset(only)
+
+    def parse(self, value: Any) -> Any:
+        if type(value) is str and value in self.choices:
+            return value
+        return super().parse(value)
+
+
 class _Object(_Kind):
     """A nested model."""
 
@@ -742,10 +755,9 @@ class _Decl:
         nullable = self.nullable if (strict or not top) else True
         kind = self.kind
         if kind in ("str", "int", "number", "bool"):
-            only = None
             if strict and self.enum_type is not None:
-                only = self.only or tuple(m.value for m in self.enum_type)
-            return _Scalar(kind, nullable, only)
+                return _Choice(nullable, self.only or tuple(m.value for m in self.enum_type))
+            return _Scalar(kind, nullable)
         if kind == "content":
             return _Content() if not strict else _Scalar("str", self.nullable)
         if kind == "object":
@@ -1963,6 +1975,8 @@ class _Tally:
         self.refusals = 0
 
     def add(self, response: CreateChatCompletionResponse) -> None:
+        # Type tests rather than truth tests: MISSING's __bool__ is a Python call, and this runs
+        # once per line of a batch file.
         model = response.model if type(response.model) is str else "(none)"
         self.models[model] = self.models.get(model, 0) + 1
         if type(response.choices) is tuple:
@@ -1974,14 +1988,13 @@ class _Tally:
                 if type(message) is ChatCompletionResponseMessage:
                     if type(message.tool_calls) is tuple:
                         self.tool_calls += len(message.tool_calls)
-                    if message.function_call:
+                    if type(message.function_call) is FunctionCall:
                         self.tool_calls += 1
-                    if message.refusal and type(message.refusal) is str:
+                    if type(message.refusal) is str and message.refusal:
                         self.refusals += 1
         usage = response.usage
         if type(usage) is CompletionUsage:
             tokens = self.tokens
-            # Written out: this runs once per line of a batch file.
             if type(usage.prompt_tokens) is int:
                 tokens["prompt"] += usage.prompt_tokens
             if type(usage.completion_tokens) is int:
