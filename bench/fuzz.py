@@ -139,6 +139,7 @@ FAILURE_KINDS = {
     "strict-not-lenient": "strict accepted but lenient rejected",
     "no-reason": "rejections without a reason (fast path and explanation disagree)",
     "array": "an array of one item and of copies of it read differently",
+    "text": "loads() decided otherwise than json.loads() followed by from_dict()",
     "slow": f"slower than {TIME_PER_BYTE * 1e6:g} us/byte + {TIME_FIXED * 1e3:g} ms",
     "memory": f"live objects growing by more than {OBJECTS_GROWTH} over the run (a leak)",
     "seed": "built-in seeds rejected",
@@ -1446,14 +1447,35 @@ def check_text(tally: Tally, case: Case) -> None:
     def verify(name: str, parsed: Any) -> None:
         try:
             expected = json.loads(text)
-        except (ValueError, TypeError, RecursionError):
+        except (ValueError, TypeError, RecursionError) as exc:
+            record(tally, "text", case, f"{name}: accepted what json.loads refuses ({exc!r})")
             return
         check_round_trip(tally, case, name, parsed, expected)
 
     status, result = attempt(tally, case, label, lambda: parse(text, strict=case.strict))
     if status == "accepted":
         verify(label, result)
+    elif status == "rejected":
+        check_text_verdict(tally, case, label, result)
     cross_check(tally, case, status, lambda strict: parse(text, strict=strict), verify, case.model + " text")
+
+
+def check_text_verdict(tally: Tally, case: Case, label: str, error: Any) -> None:
+    """A rejection by loads() is json.loads's own error, or from_dict's verdict on what it decoded."""
+    try:
+        document = json.loads(case.payload)
+    except (ValueError, TypeError, RecursionError) as exc:
+        if isinstance(exc, (ValueError, RecursionError)) and not str(error).startswith(("<root>: invalid JSON",
+                                                                                      "<root>: invalid UTF-8")):
+            record(tally, "text", case, f"{label}: json.loads said {exc!r}, loads() said {str(error)[:200]}")
+        return
+    try:
+        MODELS[case.model].from_dict(document, strict=case.strict)
+    except cc.ValidationError as exc:
+        if exc.errors != error.errors:
+            record(tally, "text", case, f"{label}: from_dict said {str(exc)[:200]}, loads() said {str(error)[:200]}")
+        return
+    record(tally, "text", case, f"{label}: from_dict accepted what loads() rejected: {str(error)[:200]}")
 
 
 def check_stream(tally: Tally, case: Case) -> None:
