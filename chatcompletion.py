@@ -98,6 +98,9 @@ class Missing(enum.Enum):
     def __repr__(self) -> str:
         return "MISSING"
 
+    def __str__(self) -> str:
+        return "MISSING"
+
     def __bool__(self) -> Literal[False]:  # so that type checkers know `x or default` drops it
         return False
 
@@ -1937,7 +1940,7 @@ _PROGRESS_SECONDS = 1.0
 
 _HELP_EPILOG = """\
 Each input is recognised by its content, whatever its name:
-  a JSON document      one chat completion (or one stream chunk)
+  a JSON document      one chat completion, one stream chunk, or an error body
   server-sent events   a captured stream (data: lines), read and accumulated
   JSON Lines           one document per line: responses, chunks, or lines of
                        OpenAI Batch API output ({"custom_id", "response": {"status_code",

@@ -681,6 +681,7 @@ class TestModelFields(unittest.TestCase):
     def test_missing_sentinel(self):
         self.assertFalse(MISSING)
         self.assertEqual(repr(MISSING), "MISSING")
+        self.assertEqual((str(MISSING), f"{MISSING}", format(MISSING, "")), ("MISSING", "MISSING", "MISSING"))
         self.assertIsNot(MISSING, None)
         self.assertNotEqual(MISSING, None)
         self.assertIs(copy.deepcopy(MISSING), MISSING)
@@ -3059,6 +3060,12 @@ class TestCommandLine(unittest.TestCase):
         examples = os.path.join(os.path.dirname(CLI_SCRIPT), "examples")
         result = self.run_cli(os.path.join(examples, "response.json"), os.path.join(examples, "stream.sse"))
         self.assertEqual(result.returncode, 0, self.text(result))
+        # The README shows this output for examples/bad.json.
+        result = self.run_cli("--quiet", os.path.join(examples, "bad.json"))
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(self.text(result).splitlines()[1:], [
+            "  created: expected int or null, got str 'yesterday'",
+            "  choices[0].message.tool_calls[1].function.arguments: expected str or null, got int 7"])
 
     @unittest.skipUnless(os.path.isdir(CORPUS), "the shared corpus is not beside the checkout")
     def test_every_corpus_file_without_traceback(self) -> None:
