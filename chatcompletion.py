@@ -16,6 +16,7 @@ import codecs
 import enum
 import io
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field, fields
@@ -1487,6 +1488,8 @@ def _lines(source: Any) -> Iterator[str]:
         raise ValidationError([Problem("<stream>", "expected lines of str or bytes, a file, or the stream's text, "
                                                    f"got {type(source).__name__}")]) from None
     decoder = codecs.getincrementaldecoder("utf-8")()
+    started = False  # whether any text has come yet: a byte order mark before it is dropped
+    number = 0
     for number, piece in enumerate(pieces, 1):
         if isinstance(piece, (bytes, bytearray)):
             try:
@@ -1496,6 +1499,10 @@ def _lines(source: Any) -> Iterator[str]:
                                                            f"({exc.reason})")]) from None
         elif not isinstance(piece, str):
             raise ValidationError([Problem("<stream>", f"expected lines of str or bytes, got {type(piece).__name__}")])
+        if not started and piece:
+            started = True
+            if piece[0] == "\ufeff":
+                piece = piece[1:]
         if "\r" in piece:
             piece = piece.replace("\r\n", "\n").replace("\r", "\n")
         if "\n" in piece:
@@ -1506,6 +1513,11 @@ def _lines(source: Any) -> Iterator[str]:
             yield from parts
         else:
             yield piece
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise ValidationError([Problem("<stream>", f"invalid UTF-8 at the end of the stream, after piece {number} "
+                                                   f"({exc.reason})")]) from None
 
 
 def _events(source: Any) -> Iterator[Tuple[str, str, int]]:
@@ -1719,6 +1731,27 @@ def _empty(value: Any) -> bool:
     return value is MISSING or value is None or value == ""
 
 
+def _add_extras(document: Dict[str, Any], extra: Mapping[str, Any], model: Type[_Model]) -> None:
+    """Add a chunk's unknown keys to the response being rebuilt, where it has no value of its own.
+
+    A key unknown to the chunk may be a typed field of the response (a delta's ``audio`` or
+    ``annotations``, a chunk's ``metadata``); it is carried over only when its value fits that
+    field, so that what the chunks' check accepted always adds up to a response.
+    """
+    plan = _plans_of(model)[0]
+    for key, value in extra.items():
+        if key in document:
+            continue
+        if key in plan.keyset:
+            index, plain, parse = plan.slots[key]
+            if type(value) not in plain:
+                try:
+                    parse(value)
+                except (_Invalid, RecursionError):
+                    continue
+        document[key] = value
+
+
 class _ChoiceState:
     __slots__ = ("index", "role", "content", "parts", "refusal", "tool_calls", "by_index", "function_call",
                  "logprobs_seen", "logprobs_content", "logprobs_refusal", "finish_reason", "message_extra",
@@ -1840,8 +1873,7 @@ class _ChoiceState:
             function["arguments"] = "".join(self.function_call)
             message["function_call"] = function
         message["refusal"] = "".join(self.refusal) if self.refusal_seen else None
-        for key, value in self.message_extra.items():
-            message.setdefault(key, value)
+        _add_extras(message, self.message_extra, ChatCompletionResponseMessage)
         logprobs: Any = None
         if self.logprobs_seen:
             logprobs = {
@@ -1850,8 +1882,7 @@ class _ChoiceState:
             }
         result: Dict[str, Any] = {"index": self.index, "message": message, "logprobs": logprobs,
                                   "finish_reason": self.finish_reason}
-        for key, value in self.choice_extra.items():
-            result.setdefault(key, value)
+        _add_extras(result, self.choice_extra, Choice)
         return result
 
 
@@ -1917,8 +1948,7 @@ class ChatCompletionAccumulator:
             elif key in first:
                 value = first[key]
                 document[key] = value.value if isinstance(value, enum.Enum) else value
-        for key, value in self._extra.items():
-            document.setdefault(key, value)
+        _add_extras(document, self._extra, CreateChatCompletionResponse)
         return CreateChatCompletionResponse.from_dict(document)
 
     result = snapshot
@@ -1952,7 +1982,8 @@ follows: documents, valid, invalid, models, finish reasons, tokens, tool calls, 
 
 exit status: 0 all valid, 1 anything invalid, or an error the server reported
              (an error body, a batch line with an error, an error inside a stream),
-             2 usage or I/O error (unreadable file, invalid UTF-8, truncated last line)
+             2 usage or I/O error (unreadable file, invalid UTF-8, truncated last line,
+               standard input or output closed, output cut off by its reader)
 
 examples:
   python chatcompletion.py examples/response.json
@@ -2367,6 +2398,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="print only problems")
     parser.add_argument("--version", action="version", version=f"chatcompletion {__version__}")
     args = parser.parse_args(argv)
+    if sys.stdout is None:  # started with standard output closed
+        if sys.stderr is not None:
+            print("chatcompletion: standard output is closed", file=sys.stderr)
+        return _USAGE_ERROR
     out: IO[str] = sys.stdout
     wrapped: Optional[io.TextIOWrapper] = None
     if hasattr(sys.stdout, "buffer"):
@@ -2377,10 +2412,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for path in args.paths:
             try:
                 if path == "-":
+                    if sys.stdin is None:
+                        raise _InputError("standard input is closed")
                     _check_input(reporter, "<stdin>", sys.stdin.buffer, args.strict)
                 else:
                     with open(path, "rb") as stream:
                         _check_input(reporter, path, stream, args.strict)
+            except BrokenPipeError:
+                raise  # our output went away (| head), not this input
             except OSError as exc:
                 reporter.io_error(path, exc.strerror or str(exc))
             except _InputError as exc:
@@ -2389,7 +2428,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return 0
+        # The reader stopped (| head): the report is cut short.  Point stdout at devnull so that
+        # the interpreter's own final flush does not complain.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return _USAGE_ERROR
     finally:
         if wrapped is not None:
             try:

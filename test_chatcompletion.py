@@ -2402,6 +2402,25 @@ class TestSSEReader(unittest.TestCase):
             with self.subTest(label):
                 self.assertEqual(list(iter_chunks(source)), self.expected())
 
+    def test_byte_order_mark_before_the_first_line_is_dropped(self):
+        text = sse(text_stream_docs())
+        data = text.encode("utf-8")
+        for label, source in {"str": "\ufeff" + text, "bytes": b"\xef\xbb\xbf" + data,
+                              "lines": [b"\xef\xbb\xbf" + line for line in data.splitlines(True)[:1]]
+                              + data.splitlines(True)[1:],
+                              "mark split over pieces": [b"\xef", b"\xbb", b"\xbf" + data]}.items():
+            with self.subTest(label):
+                self.assertEqual(list(iter_chunks(source)), self.expected())
+        # Only one mark, and only at the start: a second one is part of the line.
+        self.assertEqual(list(iter_chunks("\ufeff\ufeff" + text)), self.expected()[1:])
+
+    def test_stream_ending_inside_a_utf8_sequence(self):
+        data = sse(text_stream_docs(), done=False).encode("utf-8") + b": \xe2\x82"
+        with self.assertRaises(ValidationError) as caught:
+            list(iter_chunks(io.BytesIO(data), keep=False))
+        self.assertEqual(caught.exception.errors[0].path, "<stream>")
+        self.assertIn("invalid UTF-8 at the end of the stream", caught.exception.errors[0].message)
+
     def test_data_without_space(self):
         self.assertEqual(list(iter_chunks(sse(text_stream_docs(), prefix="data:"))), self.expected())
 
@@ -2798,6 +2817,34 @@ class TestAccumulator(unittest.TestCase):
         self.assertEqual(message.extra["reasoning"], "ab")
         self.assertEqual(message.content, "Answer")
 
+    def test_unknown_keys_named_like_response_fields(self):
+        # Keys the chunk model does not know, but the response model types: they are carried over
+        # when they fit, and left out when they do not; accumulating never fails on parsed chunks.
+        docs = [delta_doc({"role": "assistant", "content": "", "audio": {"id": "audio_1", "transcript": "Hel"}},
+                          metadata={"trace": "t1"}),
+                delta_doc({"content": "Hi", "audio": {"transcript": "lo", "expires_at": 1700000000}}),
+                delta_doc({}, finish_reason="stop")]
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        audio = self.message(result).audio
+        self.assertIsInstance(audio, ChatCompletionAudio)
+        self.assertEqual((audio.id, audio.transcript, audio.expires_at), ("audio_1", "Hello", 1700000000))
+        self.assertEqual(dict(result.metadata), {"trace": "t1"})
+        for label, delta, top in [("audio str", {"audio": "abc"}, {}), ("audio id int", {"audio": {"id": 5}}, {}),
+                                  ("annotations str", {"annotations": "x"}, {}),
+                                  ("annotations of ints", {"annotations": [1]}, {}),
+                                  ("metadata of ints", {}, {"metadata": {"trace": 1}})]:
+            with self.subTest(label):
+                docs = [delta_doc({"content": "hi", **delta}, **top), delta_doc({}, finish_reason="stop")]
+                for doc in docs:
+                    Chunk.from_dict(doc)  # the chunks themselves are fine
+                result = accumulate(docs)
+                self.check_round_trip(result)
+                self.assertEqual(self.message(result).content, "hi")
+                self.assertIs(self.message(result).audio, MISSING)
+                self.assertIs(self.message(result).annotations, MISSING)
+                self.assertIs(result.metadata, MISSING)
+
     def test_unknown_choice_and_chunk_keys_last_non_null_wins(self):
         def doc(delta, native, x_groq, finish=None):
             d = delta_doc(delta, finish_reason=finish, x_groq=x_groq)
@@ -3037,6 +3084,31 @@ class TestCommandLine(unittest.TestCase):
         self.assertIn("cut.jsonl: line 2: truncated", result.stderr.decode())
         # A usage error is exit 2 as well.
         self.assertEqual(self.run_cli().returncode, 2)
+
+    @unittest.skipUnless(os.name == "posix", "closes file descriptors the POSIX way")
+    def test_closed_stdin_or_stdout_exit_2_without_traceback(self) -> None:
+        path = self.write("ok.json", json.dumps(self.response()))
+        for closed, args in ((0, ["-"]), (1, [path])):
+            with self.subTest(closed=closed):
+                result = subprocess.run([sys.executable, CLI_SCRIPT, *args], capture_output=closed != 1,
+                                        stderr=subprocess.PIPE if closed == 1 else None,
+                                        preexec_fn=lambda fd=closed: os.close(fd), timeout=120)
+                self.assertNotIn(b"Traceback", result.stderr)
+                self.assertEqual(result.returncode, 2, result.stderr)
+                self.assertIn(b"closed", result.stderr)
+
+    def test_reader_that_stops_early(self) -> None:
+        # `chatcompletion.py ... | head`: the broken pipe is ours, not the input's.
+        path = self.write("many.jsonl", "".join(json.dumps({"id": i}) + "\n" for i in range(5000)))
+        process = subprocess.Popen([sys.executable, CLI_SCRIPT, path], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        process.stdout.read(10)
+        process.stdout.close()
+        stderr = process.stderr.read()
+        process.stderr.close()
+        self.assertEqual(process.wait(timeout=120), 2)
+        self.assertNotIn(b"Traceback", stderr)
+        self.assertNotIn(b"many.jsonl", stderr)
 
     def test_help_explains_formats_and_exit_status(self) -> None:
         out = self.text(self.run_cli("--help"))
