@@ -844,26 +844,26 @@ class _Plan:
         self.column_parsers = tuple(kind.parse_column for kind in self.kinds)
         self.twin: Callable[..., Any] = model._twin
         # What build() needs, fetched in one attribute lookup.
-        self.parts = (self.blank, self.slots, self.required_indexes, self.twin, model)
+        self.parts = (self.blank, self.slots, self.required_indexes, self.twin, model, self.size)
 
     def build(self, data: Any) -> Any:
         """Check and convert one object, looking only at the keys it has."""
         if type(data) is not dict:
             if not isinstance(data, dict):
                 raise _Invalid
-        blank, slots, required_indexes, twin, model = self.parts
-        values = blank[:]
+        blank, slots, required_indexes, twin, model, extra = self.parts
+        values = blank.copy()
         for key, value in data.items():
             # Subscripting beats slots.get(); an unknown key raises once, then it is remembered.
             try:
                 index, plain, parse = slots[key]
             except KeyError:
                 self.learn(key)
-                values[-1] = _UNKNOWN
+                values[extra] = _UNKNOWN
                 continue
             values[index] = value if type(value) in plain else parse(value)
-        if values[-1] is not _NO_EXTRA:
-            values[-1] = self.extras(data)
+        if values[extra] is not _NO_EXTRA:
+            values[extra] = self.extras(data)
         if required_indexes:  # strict mode only
             for index in required_indexes:
                 if values[index] is MISSING:
