@@ -994,6 +994,7 @@ class _Model:
     """Behaviour shared by every model class: parsing, dumping, pickling."""
 
     __slots__ = ()
+    extra: Mapping[str, Any]  # each model declares it as its last field
     _plans: ClassVar[Tuple[_Plan, _Plan]]
     _twin: ClassVar[Callable[..., Any]]
     _keys: ClassVar[Tuple[str, ...]]
@@ -1028,7 +1029,7 @@ class _Model:
         for (key, stored, dump), value in zip(dump_fields, self._get_values(self)):
             if value is not MISSING:
                 result[key] = dump(value) if type(value) in stored else value
-        extra = getattr(self, "extra")
+        extra = self.extra
         if extra is not _NO_EXTRA:
             for key, value in extra.items():
                 if key not in result:
@@ -1046,13 +1047,13 @@ class _Model:
         if other.__class__ is not self.__class__:
             return NotImplemented
         return bool(self._get_values(self) == self._get_values(other)
-                    and getattr(self, "extra") == getattr(other, "extra"))
+                    and self.extra == other.extra)
 
     def __hash__(self) -> int:
         return hash(self._get_values(self))
 
     def __repr__(self) -> str:
-        values = self._get_values(self) + (getattr(self, "extra"),)
+        values = self._get_values(self) + (self.extra,)
         shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._keys + ("extra",), values))
         return f"{type(self).__qualname__}({shown})"
 
