@@ -32,7 +32,9 @@ Checks, per case:
    path and the explaining pass disagree);
 6. for a quarter of the mutate cases, one array of objects read as [item] and as ARRAY_COPIES
    copies of item gives the same verdict (items are checked one by one, whatever the bulk path);
-7. over the run, live objects do not pile up (checked every MEMORY_CHECK_EVERY cases).
+7. over the run, live objects do not pile up (checked every MEMORY_CHECK_EVERY cases);
+8. loads() on text decides as json.loads() followed by from_dict() would;
+9. accumulate() refuses a list of chunks only when one of them does not parse on its own.
 
 Seeds are a few documents written below and, when ../shared/corpus exists beside the repository,
 every responses/*.json and every data line of streams/*.sse (read in place).
@@ -140,6 +142,7 @@ FAILURE_KINDS = {
     "no-reason": "rejections without a reason (fast path and explanation disagree)",
     "array": "an array of one item and of copies of it read differently",
     "text": "loads() decided otherwise than json.loads() followed by from_dict()",
+    "accumulate": "accumulate() refused chunks that each parse",
     "slow": f"slower than {TIME_PER_BYTE * 1e6:g} us/byte + {TIME_FIXED * 1e3:g} ms",
     "memory": f"live objects growing by more than {OBJECTS_GROWTH} over the run (a leak)",
     "seed": "built-in seeds rejected",
@@ -1500,6 +1503,17 @@ def check_chunks(tally: Tally, case: Case) -> None:
     status, result = attempt(tally, case, "chunks lenient", lambda: cc.accumulate(case.payload))
     if status == "accepted":
         check_accumulated(tally, case, "chunks lenient", result)
+    elif status == "rejected":
+        # accumulate() refuses a list only for a chunk that does not parse on its own.
+        try:
+            for chunk in case.payload:
+                cc.CreateChatCompletionStreamResponse.from_dict(chunk)
+        except cc.ValidationError:
+            return
+        except Exception as exc:
+            record_exception(tally, case, "chunks lenient, one by one", exc)
+            return
+        record(tally, "accumulate", case, f"every chunk parses, but accumulate() said {str(result)[:200]}")
 
 
 CHECKS: Dict[str, Callable[[Tally, Case], None]] = {
