@@ -851,7 +851,7 @@ class _Plan:
         if type(data) is not dict:
             if not isinstance(data, dict):
                 raise _Invalid
-        blank, slots, required_indexes, twin, model, extra = self.parts
+        blank, slots, required_indexes, twin, model, extra_index = self.parts
         values = blank.copy()
         for key, value in data.items():
             # Subscripting beats slots.get(); an unknown key raises once, then it is remembered.
@@ -859,11 +859,11 @@ class _Plan:
                 index, plain, parse = slots[key]
             except KeyError:
                 self.learn(key)
-                values[extra] = _UNKNOWN
+                values[extra_index] = _UNKNOWN
                 continue
             values[index] = value if type(value) in plain else parse(value)
-        if values[extra] is not _NO_EXTRA:
-            values[extra] = self.extras(data)
+        if values[extra_index] is not _NO_EXTRA:
+            values[extra_index] = self.extras(data)
         if required_indexes:  # strict mode only
             for index in required_indexes:
                 if values[index] is MISSING:
