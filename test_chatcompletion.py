@@ -23,6 +23,7 @@ import textwrap
 import time
 import unittest
 
+import chatcompletion
 from chatcompletion import (
     MISSING,
     Annotation,
@@ -3152,6 +3153,263 @@ class TestCommandLine(unittest.TestCase):
         self.assertEqual(statuses["groq__model-not-found-404.json"], "error")
         self.assertEqual(sum(1 for s in statuses.values() if s == "invalid"), 2)
         self.assertEqual(report["summary"]["io_errors"], 0)
+
+
+# =========================================================================== edges found by mutation testing
+
+
+def edge_response(**changes):
+    document = {"id": "r", "object": "chat.completion", "created": 1, "model": "m", "choices": [edge_choice(0)]}
+    document.update(changes)
+    return document
+
+
+def edge_choice(position, **changes):
+    result = {"index": position, "message": {"role": "assistant", "content": "hi", "refusal": None},
+              "logprobs": None, "finish_reason": "stop"}
+    result.update(changes)
+    return result
+
+
+def edge_chunk(delta, i=0, finish=None, **changes):
+    document = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                "choices": [{"index": i, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+    document.update(changes)
+    return document
+
+
+def edge_sse(*documents):
+    return "".join("data: %s\n\n" % json.dumps(d) for d in documents)
+
+
+class S(str):
+    pass
+
+
+class F(float):
+    pass
+
+
+class TestEdgeBehaviour(unittest.TestCase):
+    """Edges that mutation testing showed no other test pinned down (each test fails on its mutant)."""
+
+    def cli(self, content, *args):
+        with tempfile.NamedTemporaryFile("wb", suffix=".x", delete=False) as f:
+            f.write(content if isinstance(content, bytes) else content.encode())
+        self.addCleanup(os.unlink, f.name)
+        p = subprocess.run([sys.executable, CLI_SCRIPT, *args, f.name], capture_output=True, timeout=120)
+        self.assertNotIn(b"Traceback", p.stderr)
+        return p.returncode, p.stdout.decode()
+
+    def test_quote_of_exactly_max_quote_chars_is_whole(self):
+        value = "x" * (chatcompletion.MAX_QUOTE - 2)          # repr is exactly MAX_QUOTE characters
+        with self.assertRaises(ValidationError) as ctx:
+            loads(json.dumps(edge_response(created=value)))
+        self.assertTrue(ctx.exception.errors[0].message.endswith(" got str " + repr(value)))
+
+    def test_non_identifier_key_path_is_json_quoted(self):
+        with self.assertRaises(ValidationError) as ctx:
+            Response.from_dict(edge_response(metadata={"my-key": 5}))
+        self.assertEqual(ctx.exception.errors[0].path, 'metadata["my-key"]')
+
+    def test_nesting_of_exactly_max_depth_is_accepted(self):
+        value = []
+        for _ in range(chatcompletion.MAX_DEPTH - 1):
+            value = [value]                         # MAX_DEPTH nested arrays
+        r = Response.from_dict(edge_response(deep=value))
+        self.assertIn("deep", r.extra)
+        with self.assertRaises(ValidationError) as ctx:     # explaining pass: only the real problem
+            Response.from_dict(edge_response(deep=value, created="x"))
+        self.assertEqual([p.path for p in ctx.exception.errors], ["created"])
+
+    def test_str_subclass_keys_in_unknown_values_become_str(self):
+        r = Response.from_dict(edge_response(x={S("k"): 1}))
+        self.assertIs(type(next(iter(r.extra["x"]))), str)
+
+    def test_float_subclass_in_int_field_is_checked(self):
+        with self.assertRaises(ValidationError):
+            Response.from_dict(edge_response(created=F(2.5)))
+        self.assertIs(Response.from_dict(edge_response(created=F(2.0))).created.__class__, int)
+
+    def test_strict_enum_checked_in_long_arrays(self):
+        choices = [edge_choice(i) for i in range(chatcompletion.COLUMN_MIN)]
+        choices[3]["finish_reason"] = "bogus"
+        with self.assertRaises(ValidationError) as ctx:
+            loads(json.dumps(edge_response(choices=choices)), strict=True)
+        self.assertEqual(ctx.exception.errors[0].path, "choices[3].finish_reason")
+
+    def test_oneof_missing_type_message(self):
+        msg = {"role": "assistant", "content": None, "refusal": None,
+               "tool_calls": [{"id": "t", "function": {"name": "f", "arguments": "{}"}}]}
+        with self.assertRaises(ValidationError) as ctx:
+            loads(json.dumps(edge_response(choices=[edge_choice(0, message=msg)])), strict=True)
+        self.assertIn("required key is missing (one of 'function' or 'custom')", str(ctx.exception))
+
+    def test_map_keys_become_plain_str(self):
+        r = Response.from_dict(edge_response(metadata={S("k"): "v"}))
+        self.assertIs(type(next(iter(r.metadata))), str)
+
+    def test_content_str_subclass_becomes_str(self):
+        d = edge_response(); d["choices"][0]["message"]["content"] = S("hi")
+        self.assertIs(type(Response.from_dict(d).choices[0].message.content), str)
+
+    def test_strict_required_key_missing_from_every_item_of_long_array(self):
+        choices = [edge_choice(i) for i in range(chatcompletion.COLUMN_MIN)]
+        for c in choices:
+            del c["logprobs"]
+        with self.assertRaises(ValidationError):
+            Response.from_dict(edge_response(choices=choices), strict=True)
+
+    def test_unknown_keys_kept_in_long_arrays_missing_a_known_key(self):
+        choices = [edge_choice(i) for i in range(chatcompletion.COLUMN_MIN)]
+        for c in choices:
+            del c["logprobs"]; c["x"] = 1
+        r = Response.from_dict(edge_response(choices=choices))
+        self.assertEqual(r.choices[0].extra, {"x": 1})
+
+    def test_too_deep_json_text_message(self):
+        with self.assertRaises(ValidationError) as ctx:
+            loads("[" * 100000)
+        self.assertEqual(str(ctx.exception), "<root>: invalid JSON: nested too deeply")
+
+    def test_keep_alive_empty_data_line(self):
+        self.assertEqual(len(list(iter_chunks("data:\n\n" + edge_sse(edge_chunk({"content": "a"}))))), 1)
+
+    def test_null_error_key_is_not_an_error(self):
+        self.assertEqual(len(list(iter_chunks(edge_sse(edge_chunk({"content": "a"}, error=None))))), 1)
+
+    def test_error_message_without_code(self):
+        with self.assertRaises(StreamError) as ctx:
+            list(iter_chunks(edge_sse({"error": {"message": "boom"}})))
+        self.assertEqual(ctx.exception.errors[0].message, "the server sent an error: boom")
+
+    def test_error_text_of_exactly_200_chars_is_whole(self):
+        with self.assertRaises(StreamError) as ctx:
+            list(iter_chunks("event: error\ndata: " + "e" * 200 + "\n\n"))
+        self.assertTrue(ctx.exception.errors[0].message.endswith("e" * 200))
+
+    def test_type_in_unknown_delta_objects_is_not_joined(self):
+        r = accumulate([edge_chunk({"reasoning": {"type": "thinking", "text": "a"}}),
+                        edge_chunk({"reasoning": {"type": "thinking", "text": "b"}})])
+        self.assertEqual(r.choices[0].message.extra["reasoning"], {"type": "thinking", "text": "ab"})
+
+    def test_merge_stops_at_max_merge_depth(self):
+        def nest(k, s):
+            v = {"s": s}
+            for _ in range(k): v = {"a": v}
+            return v
+        def merged(k):
+            v = accumulate([edge_chunk({"x": nest(k, "a")}), edge_chunk({"x": nest(k, "b")})]).choices[0].message.extra["x"]
+            for _ in range(k): v = v["a"]
+            return v["s"]
+        self.assertEqual(merged(chatcompletion.MAX_MERGE_DEPTH - 1), "ab")   # joined
+        self.assertEqual(merged(chatcompletion.MAX_MERGE_DEPTH), "b")        # deeper: the newer value wins
+
+    def test_indexed_items_in_unknown_lists_merge_once(self):
+        r = accumulate([edge_chunk({"details": [{"index": 0, "text": "a"}]}),
+                        edge_chunk({"details": [{"index": 0, "text": "b"}]})])
+        self.assertEqual(r.choices[0].message.extra["details"], [{"index": 0, "text": "ab"}])
+
+    def test_null_in_a_continued_content_part_keeps_old_value(self):
+        r = accumulate([edge_chunk({"content": [{"type": "text", "text": "a", "x": 1}]}),
+                        edge_chunk({"content": [{"type": "text", "text": "b", "x": None}]})])
+        self.assertEqual(r.choices[0].message.content, ({"type": "text", "text": "ab", "x": 1},))
+
+    def test_empty_tool_call_id_is_kept(self):
+        r = accumulate([edge_chunk({"tool_calls": [{"index": 0, "id": "", "type": "function",
+                                               "function": {"name": "f", "arguments": "{}"}}]})])
+        self.assertEqual(r.choices[0].message.tool_calls[0].id, "")
+
+    def test_unknown_function_keys_of_tool_calls_are_kept(self):
+        r = accumulate([edge_chunk({"tool_calls": [{"index": 0, "id": "t", "type": "function",
+                                               "function": {"name": "f", "arguments": "", "sig": "x"}}]})])
+        self.assertEqual(r.choices[0].message.tool_calls[0].function.extra, {"sig": "x"})
+
+    def test_unknown_choice_key_named_message_does_not_replace_deltas(self):
+        d = edge_chunk({"content": "abc"})
+        d["choices"][0]["message"] = {"role": "assistant", "content": "other", "refusal": None}
+        self.assertEqual(accumulate([d]).choices[0].message.content, "abc")
+
+    def test_empty_text_after_parts_adds_no_part(self):
+        r = accumulate([edge_chunk({"content": [{"type": "image_url", "image_url": {"url": "u"}}]}),
+                        edge_chunk({"content": ""})])
+        self.assertEqual(len(r.choices[0].message.content), 1)
+
+    def test_refusal_is_null_when_none_streamed(self):
+        self.assertIsNone(accumulate([edge_chunk({"content": "a"})]).choices[0].message.refusal)
+
+    def test_unknown_chunk_key_last_non_null_wins(self):
+        self.assertEqual(accumulate([edge_chunk({}, x=1), edge_chunk({}, x=None)]).extra["x"], 1)
+
+    def test_choice_without_index_is_index_0(self):
+        d = edge_chunk({"content": "a"}); del d["choices"][0]["index"]
+        self.assertEqual(accumulate([d]).choices[0].index, 0)
+
+    def test_batch_line_without_status_code_is_an_error(self):
+        rc, out = self.cli(json.dumps({"custom_id": "a", "response": {"body": edge_response()}}))
+        self.assertEqual(rc, 1, out); self.assertIn("status None", out)
+
+    def test_null_logprob_content_stays_null(self):
+        tok = {"token": "x", "logprob": 0.0, "bytes": None, "top_logprobs": []}
+        d = edge_chunk({"refusal": "x"}); d["choices"][0]["logprobs"] = {"content": None, "refusal": [tok]}
+        self.assertIsNone(accumulate([d]).choices[0].logprobs.content)
+
+    # ---- command line
+    def test_sse_file_starting_with_id_or_retry_line(self):
+        for head in ("id: 1\n", "retry: 1000\n"):
+            rc, out = self.cli(head + edge_sse(edge_chunk({"content": "a"}, finish="stop")) + "data: [DONE]\n\n")
+            self.assertEqual(rc, 0, out); self.assertIn("valid stream", out)
+
+    def test_empty_refusal_is_not_counted(self):
+        d = edge_response(); d["choices"][0]["message"]["refusal"] = ""
+        rc, out = self.cli(json.dumps(d))
+        self.assertIn("refusals: 0", out)
+
+    def test_no_tool_call_count_when_zero(self):
+        rc, out = self.cli(json.dumps(edge_response()))
+        self.assertNotIn("tool call", out.splitlines()[0])
+
+    def test_json_quiet_lists_no_valid_entries(self):
+        rc, out = self.cli(json.dumps(edge_response()), "--json", "--quiet")
+        self.assertEqual(json.loads(out)["documents"], [])
+
+    def test_exactly_max_listed_problems_has_no_more_line(self):
+        choices = [edge_choice(i, index="a") for i in range(chatcompletion.MAX_LISTED_PROBLEMS)]
+        rc, out = self.cli(json.dumps(edge_response(choices=choices)))
+        self.assertEqual(rc, 1)
+        self.assertNotIn("more problems", out)
+
+    def test_sse_with_byte_order_mark(self):
+        rc, out = self.cli(b"\xef\xbb\xbf" + edge_sse(edge_chunk({"content": "a"}, finish="stop")).encode())
+        self.assertEqual(rc, 0, out); self.assertIn("valid stream", out)
+
+    def test_batch_line_with_error_and_no_response(self):
+        line = json.dumps({"custom_id": "a", "error": {"message": "boom", "code": "x"}})
+        rc, out = self.cli(line + "\n" + line + "\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("2 request errors", out)
+        rc, out = self.cli(line)
+        self.assertIn("error batch line: boom (x)", out)
+
+    def test_response_with_null_error_key_is_a_response(self):
+        rc, out = self.cli(json.dumps(edge_response(error=None)))
+        self.assertEqual(rc, 0, out)
+
+    def test_json_lines_with_byte_order_mark(self):
+        rc, out = self.cli(b"\xef\xbb\xbf" + (json.dumps(edge_response()) + "\n").encode() * 2)
+        self.assertEqual(rc, 0, out)
+
+    def test_cli_stops_reading_at_done(self):
+        rc, out = self.cli(edge_sse(edge_chunk({"content": "a"}, finish="stop")) + "data: [DONE]\n\ndata: junk\n\n")
+        self.assertEqual(rc, 0, out)
+
+    def test_stream_of_only_done_is_invalid(self):
+        rc, out = self.cli("data: [DONE]\n\n")
+        self.assertEqual(rc, 1); self.assertIn("no chunks in it", out)
+
+    def test_single_chunk_detail(self):
+        rc, out = self.cli(json.dumps(edge_chunk({"content": "a"})))
+        self.assertTrue(out.splitlines()[0].endswith("valid chunk: model m"), out)
 
 
 if __name__ == "__main__":
