@@ -39,17 +39,18 @@ from typing import (
     NoReturn,
     Optional,
     Sequence,
-    TYPE_CHECKING,
     Tuple,
     Type,
     TypeVar,
     Union,
 )
 
-if TYPE_CHECKING:  # tells type checkers that @_model makes frozen dataclasses (PEP 681)
-    from typing_extensions import dataclass_transform
-else:
-    def dataclass_transform(**kwargs: Any) -> Any:
+if sys.version_info >= (3, 11):  # tells type checkers that @_model makes frozen dataclasses (PEP 681)
+    from typing import dataclass_transform
+else:  # older Pythons' typing has no such marker; nothing reads it at run time
+    _Decorated = TypeVar("_Decorated")
+
+    def dataclass_transform(**kwargs: Any) -> Callable[[_Decorated], _Decorated]:
         return lambda function: function
 
 __all__ = [
