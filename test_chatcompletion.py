@@ -3171,17 +3171,6 @@ def edge_choice(position, **changes):
     return result
 
 
-def edge_chunk(delta, i=0, finish=None, **changes):
-    document = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-                "choices": [{"index": i, "delta": delta, "logprobs": None, "finish_reason": finish}]}
-    document.update(changes)
-    return document
-
-
-def edge_sse(*documents):
-    return "".join("data: %s\n\n" % json.dumps(d) for d in documents)
-
-
 class S(str):
     pass
 
@@ -3273,14 +3262,14 @@ class TestEdgeBehaviour(unittest.TestCase):
         self.assertEqual(str(ctx.exception), "<root>: invalid JSON: nested too deeply")
 
     def test_keep_alive_empty_data_line(self):
-        self.assertEqual(len(list(iter_chunks("data:\n\n" + edge_sse(edge_chunk({"content": "a"}))))), 1)
+        self.assertEqual(len(list(iter_chunks("data:\n\n" + sse([delta_doc({"content": "a"})], done=False)))), 1)
 
     def test_null_error_key_is_not_an_error(self):
-        self.assertEqual(len(list(iter_chunks(edge_sse(edge_chunk({"content": "a"}, error=None))))), 1)
+        self.assertEqual(len(list(iter_chunks(sse([delta_doc({"content": "a"}, error=None)], done=False)))), 1)
 
     def test_error_message_without_code(self):
         with self.assertRaises(StreamError) as ctx:
-            list(iter_chunks(edge_sse({"error": {"message": "boom"}})))
+            list(iter_chunks(sse([{"error": {"message": "boom"}}], done=False)))
         self.assertEqual(ctx.exception.errors[0].message, "the server sent an error: boom")
 
     def test_error_text_of_exactly_200_chars_is_whole(self):
@@ -3289,8 +3278,8 @@ class TestEdgeBehaviour(unittest.TestCase):
         self.assertTrue(ctx.exception.errors[0].message.endswith("e" * 200))
 
     def test_type_in_unknown_delta_objects_is_not_joined(self):
-        r = accumulate([edge_chunk({"reasoning": {"type": "thinking", "text": "a"}}),
-                        edge_chunk({"reasoning": {"type": "thinking", "text": "b"}})])
+        r = accumulate([delta_doc({"reasoning": {"type": "thinking", "text": "a"}}),
+                        delta_doc({"reasoning": {"type": "thinking", "text": "b"}})])
         self.assertEqual(r.choices[0].message.extra["reasoning"], {"type": "thinking", "text": "ab"})
 
     def test_merge_stops_at_max_merge_depth(self):
@@ -3299,50 +3288,50 @@ class TestEdgeBehaviour(unittest.TestCase):
             for _ in range(k): v = {"a": v}
             return v
         def merged(k):
-            v = accumulate([edge_chunk({"x": nest(k, "a")}), edge_chunk({"x": nest(k, "b")})]).choices[0].message.extra["x"]
+            v = accumulate([delta_doc({"x": nest(k, "a")}), delta_doc({"x": nest(k, "b")})]).choices[0].message.extra["x"]
             for _ in range(k): v = v["a"]
             return v["s"]
         self.assertEqual(merged(chatcompletion.MAX_MERGE_DEPTH - 1), "ab")   # joined
         self.assertEqual(merged(chatcompletion.MAX_MERGE_DEPTH), "b")        # deeper: the newer value wins
 
     def test_indexed_items_in_unknown_lists_merge_once(self):
-        r = accumulate([edge_chunk({"details": [{"index": 0, "text": "a"}]}),
-                        edge_chunk({"details": [{"index": 0, "text": "b"}]})])
+        r = accumulate([delta_doc({"details": [{"index": 0, "text": "a"}]}),
+                        delta_doc({"details": [{"index": 0, "text": "b"}]})])
         self.assertEqual(r.choices[0].message.extra["details"], [{"index": 0, "text": "ab"}])
 
     def test_null_in_a_continued_content_part_keeps_old_value(self):
-        r = accumulate([edge_chunk({"content": [{"type": "text", "text": "a", "x": 1}]}),
-                        edge_chunk({"content": [{"type": "text", "text": "b", "x": None}]})])
+        r = accumulate([delta_doc({"content": [{"type": "text", "text": "a", "x": 1}]}),
+                        delta_doc({"content": [{"type": "text", "text": "b", "x": None}]})])
         self.assertEqual(r.choices[0].message.content, ({"type": "text", "text": "ab", "x": 1},))
 
     def test_empty_tool_call_id_is_kept(self):
-        r = accumulate([edge_chunk({"tool_calls": [{"index": 0, "id": "", "type": "function",
+        r = accumulate([delta_doc({"tool_calls": [{"index": 0, "id": "", "type": "function",
                                                "function": {"name": "f", "arguments": "{}"}}]})])
         self.assertEqual(r.choices[0].message.tool_calls[0].id, "")
 
     def test_unknown_function_keys_of_tool_calls_are_kept(self):
-        r = accumulate([edge_chunk({"tool_calls": [{"index": 0, "id": "t", "type": "function",
+        r = accumulate([delta_doc({"tool_calls": [{"index": 0, "id": "t", "type": "function",
                                                "function": {"name": "f", "arguments": "", "sig": "x"}}]})])
         self.assertEqual(r.choices[0].message.tool_calls[0].function.extra, {"sig": "x"})
 
     def test_unknown_choice_key_named_message_does_not_replace_deltas(self):
-        d = edge_chunk({"content": "abc"})
+        d = delta_doc({"content": "abc"})
         d["choices"][0]["message"] = {"role": "assistant", "content": "other", "refusal": None}
         self.assertEqual(accumulate([d]).choices[0].message.content, "abc")
 
     def test_empty_text_after_parts_adds_no_part(self):
-        r = accumulate([edge_chunk({"content": [{"type": "image_url", "image_url": {"url": "u"}}]}),
-                        edge_chunk({"content": ""})])
+        r = accumulate([delta_doc({"content": [{"type": "image_url", "image_url": {"url": "u"}}]}),
+                        delta_doc({"content": ""})])
         self.assertEqual(len(r.choices[0].message.content), 1)
 
     def test_refusal_is_null_when_none_streamed(self):
-        self.assertIsNone(accumulate([edge_chunk({"content": "a"})]).choices[0].message.refusal)
+        self.assertIsNone(accumulate([delta_doc({"content": "a"})]).choices[0].message.refusal)
 
     def test_unknown_chunk_key_last_non_null_wins(self):
-        self.assertEqual(accumulate([edge_chunk({}, x=1), edge_chunk({}, x=None)]).extra["x"], 1)
+        self.assertEqual(accumulate([delta_doc({}, x=1), delta_doc({}, x=None)]).extra["x"], 1)
 
     def test_choice_without_index_is_index_0(self):
-        d = edge_chunk({"content": "a"}); del d["choices"][0]["index"]
+        d = delta_doc({"content": "a"}); del d["choices"][0]["index"]
         self.assertEqual(accumulate([d]).choices[0].index, 0)
 
     def test_batch_line_without_status_code_is_an_error(self):
@@ -3351,13 +3340,13 @@ class TestEdgeBehaviour(unittest.TestCase):
 
     def test_null_logprob_content_stays_null(self):
         tok = {"token": "x", "logprob": 0.0, "bytes": None, "top_logprobs": []}
-        d = edge_chunk({"refusal": "x"}); d["choices"][0]["logprobs"] = {"content": None, "refusal": [tok]}
+        d = delta_doc({"refusal": "x"}); d["choices"][0]["logprobs"] = {"content": None, "refusal": [tok]}
         self.assertIsNone(accumulate([d]).choices[0].logprobs.content)
 
     # ---- command line
     def test_sse_file_starting_with_id_or_retry_line(self):
         for head in ("id: 1\n", "retry: 1000\n"):
-            rc, out = self.cli(head + edge_sse(edge_chunk({"content": "a"}, finish="stop")) + "data: [DONE]\n\n")
+            rc, out = self.cli(head + sse([delta_doc({"content": "a"}, finish_reason="stop")]))
             self.assertEqual(rc, 0, out); self.assertIn("valid stream", out)
 
     def test_empty_refusal_is_not_counted(self):
@@ -3380,7 +3369,7 @@ class TestEdgeBehaviour(unittest.TestCase):
         self.assertNotIn("more problems", out)
 
     def test_sse_with_byte_order_mark(self):
-        rc, out = self.cli(b"\xef\xbb\xbf" + edge_sse(edge_chunk({"content": "a"}, finish="stop")).encode())
+        rc, out = self.cli(b"\xef\xbb\xbf" + sse([delta_doc({"content": "a"}, finish_reason="stop")], done=False).encode())
         self.assertEqual(rc, 0, out); self.assertIn("valid stream", out)
 
     def test_batch_line_with_error_and_no_response(self):
@@ -3400,7 +3389,7 @@ class TestEdgeBehaviour(unittest.TestCase):
         self.assertEqual(rc, 0, out)
 
     def test_cli_stops_reading_at_done(self):
-        rc, out = self.cli(edge_sse(edge_chunk({"content": "a"}, finish="stop")) + "data: [DONE]\n\ndata: junk\n\n")
+        rc, out = self.cli(sse([delta_doc({"content": "a"}, finish_reason="stop")]) + "data: junk\n\n")
         self.assertEqual(rc, 0, out)
 
     def test_stream_of_only_done_is_invalid(self):
@@ -3408,7 +3397,7 @@ class TestEdgeBehaviour(unittest.TestCase):
         self.assertEqual(rc, 1); self.assertIn("no chunks in it", out)
 
     def test_single_chunk_detail(self):
-        rc, out = self.cli(json.dumps(edge_chunk({"content": "a"})))
+        rc, out = self.cli(json.dumps(delta_doc({"content": "a"}, model="m")))
         self.assertTrue(out.splitlines()[0].endswith("valid chunk: model m"), out)
 
 
