@@ -467,12 +467,13 @@ class _Scalar(_Kind):
 class _Choice(_Scalar):
     """A string held to an enum's values (strict mode); the usual case is checked first."""
 
+    only: FrozenSet[str]
+
     def __init__(self, nullable: bool, only: Tuple[str, ...]) -> None:
         super().__init__("str", nullable, only)
-        self.choices = frozenset(only)
 
     def parse(self, value: Any) -> Any:
-        if type(value) is str and value in self.choices:
+        if type(value) is str and value in self.only:
             return value
         return super().parse(value)
 
@@ -528,29 +529,25 @@ class _OneOf(_Kind):
     def __init__(self, by_type: "Dict[str, Type[_Model]]", fallback: "Optional[Type[_Model]]",
                  strict: bool, nullable: bool) -> None:
         self.by_type = by_type
-        self.fallback = fallback
         self.stored = frozenset(by_type.values())
-        self.strict = strict
         self.nullable = nullable
         self.plain = _NONE_TYPE if nullable else frozenset()
-        self.builds = {tag: _plans_of(model)[strict].build for tag, model in by_type.items()}
-        self.fallback_build = _plans_of(fallback)[strict].build if fallback is not None else None
+        self.plans = {tag: _plans_of(model)[strict] for tag, model in by_type.items()}
+        self.fallback_plan = _plans_of(fallback)[strict] if fallback is not None else None
 
-    def _model_for(self, value: Any) -> "Optional[Type[_Model]]":
+    def _plan_for(self, value: Any) -> Optional[_Plan]:
+        """The plan for a value's ``type``, else the fallback (lenient mode), else None."""
         tag = value.get("type") if isinstance(value, dict) else None
-        model = self.by_type.get(tag) if isinstance(tag, str) else None
-        return model if model is not None else self.fallback
+        plan = self.plans.get(tag) if isinstance(tag, str) else None
+        return plan if plan is not None else self.fallback_plan
 
     def parse(self, value: Any) -> Any:
         if value is None and self.nullable:
             return None
-        tag = value.get("type") if isinstance(value, dict) else None
-        build = self.builds.get(tag) if isinstance(tag, str) else None
-        if build is None:
-            build = self.fallback_build
-            if build is None:
-                raise _Invalid
-        return build(value)
+        plan = self._plan_for(value)
+        if plan is None:
+            raise _Invalid
+        return plan.build(value)
 
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
         if value is None and self.nullable:
@@ -558,13 +555,13 @@ class _OneOf(_Kind):
         if not isinstance(value, dict):
             problems.append(Problem(_show(path), _got("object or null" if self.nullable else "object", value)))
             return
-        model = self._model_for(value)
-        if model is None:
+        plan = self._plan_for(value)
+        if plan is None:
             tags = " or ".join(repr(t) for t in self.by_type)
             problems.append(Problem(_show(_join(path, "type")), _got(tags, value.get("type", MISSING))
                                     if "type" in value else f"required key is missing (one of {tags})"))
             return
-        _plans_of(model)[self.strict].explain(value, path, problems)
+        plan.explain(value, path, problems)
 
     def dump(self, value: Any) -> Any:
         if value is None:
@@ -630,8 +627,8 @@ class _Array(_Kind):
             return None
         if not self.item_needs_dump:
             return list(value)
-        if self.item_plan is not None and len(value) < COLUMN_MIN:
-            return [item.to_dict() for item in value]
+        if len(value) < COLUMN_MIN:  # columns pay off only for long arrays
+            return list(map(self.item.dump, value))
         return self.item.dump_column(list(value))
 
     def dump_column(self, column: List[Any]) -> List[Any]:
