@@ -275,47 +275,50 @@ def _show(path: str) -> str:
     return path or "<root>"
 
 
-def _copy_json(value: Any) -> Any:
+def _copy_json(value: Any, dumping: bool = False) -> Any:
     """A deep copy of a JSON value, refusing anything JSON cannot hold.
 
     Iterative, so nesting as deep as json.loads produces cannot overflow the stack.
-    Subclasses of the JSON types come back as the plain types.
+    Subclasses of the JSON types come back as the plain types.  ``dumping`` is for to_dict(),
+    which meets what a hand-built object holds: models, tuples and other mappings are converted,
+    and anything else is passed on as it is, for json.dumps() or from_dict() to judge.
     """
     t = type(value)
     if t in _JSON_SCALARS:
         return value
-    root, pending = _new_container(value)
+    root, pending = _new_container(value, dumping)
     stack: List[Tuple[Any, Any, int]] = [(value, root, 1)] if pending else []
     while stack:
         source, target, depth = stack.pop()
-        if depth > MAX_DEPTH:
+        if depth > MAX_DEPTH and not dumping:
             raise _Invalid
         if isinstance(target, list):
             for item in source:
                 if type(item) in _JSON_SCALARS:
                     target.append(item)
                 else:
-                    copy, pending = _new_container(item)
+                    copy, pending = _new_container(item, dumping)
                     target.append(copy)
                     if pending:
                         stack.append((item, copy, depth + 1))
         else:
             for key, item in source.items():
                 if type(key) is not str:
-                    if not isinstance(key, str):
+                    if isinstance(key, str):
+                        key = str.__str__(key)
+                    elif not dumping:
                         raise _Invalid
-                    key = str.__str__(key)
                 if type(item) in _JSON_SCALARS:
                     target[key] = item
                 else:
-                    copy, pending = _new_container(item)
+                    copy, pending = _new_container(item, dumping)
                     target[key] = copy
                     if pending:
                         stack.append((item, copy, depth + 1))
     return root
 
 
-def _new_container(value: Any) -> Tuple[Any, bool]:
+def _new_container(value: Any, dumping: bool) -> Tuple[Any, bool]:
     """An empty container to copy ``value`` into (or a plain scalar), and whether to fill it."""
     if isinstance(value, dict):
         return {}, True
@@ -329,7 +332,20 @@ def _new_container(value: Any) -> Tuple[Any, bool]:
         return int(value), False
     if isinstance(value, float):
         return float(value), False
-    raise _Invalid
+    if not dumping:
+        raise _Invalid
+    if isinstance(value, _Model):
+        return value.to_dict(), False
+    if isinstance(value, tuple):
+        return [], True
+    if isinstance(value, Mapping):
+        return {}, True
+    return value, False
+
+
+def _dump_json(value: Any) -> Any:
+    """to_dict() of a value that no parse would have stored where it is (see _copy_json)."""
+    return _copy_json(value, True)
 
 
 def _explain_json(value: Any, path: str, problems: List[Problem]) -> None:
@@ -366,6 +382,9 @@ _NONE_TYPE: FrozenSet[type] = frozenset({type(None)})
 _DICT_TYPE: FrozenSet[type] = frozenset({dict})
 _LIST_TYPE: FrozenSet[type] = frozenset({list})
 _TEXT_TYPES: FrozenSet[type] = frozenset({str, type(None)})
+# What an array or a map is stored as, and what a hand-built object may hold instead.
+_SEQUENCE_TYPES: FrozenSet[type] = frozenset({tuple, list})
+_MAPPING_TYPES: FrozenSet[type] = frozenset({MappingProxyType, dict})
 
 
 class _Kind:
@@ -373,7 +392,8 @@ class _Kind:
     # The exact Python types that parse() returns unchanged.
     plain: FrozenSet[type] = frozenset()
     # Whether dump() must convert the stored value (nested models, tuples, mappings), and the
-    # types of stored value it must convert (others, such as None, go out as they are).
+    # types of value it converts its own way: what parse() stores, and what a hand-built object
+    # may hold instead (a list for a tuple, a dict for a read-only map).
     needs_dump = False
     stored: FrozenSet[type] = frozenset()
 
@@ -388,10 +408,15 @@ class _Kind:
         raise NotImplementedError
 
     def dump(self, value: Any) -> Any:
+        """Convert a value of one of the ``stored`` types."""
         return value
 
+    def dump_any(self, value: Any) -> Any:
+        """Convert any value: dump() for what this kind stores, anything else as JSON."""
+        return self.dump(value) if type(value) in self.stored else _dump_json(value)
+
     def dump_column(self, column: List[Any]) -> List[Any]:
-        return list(map(self.dump, column))
+        return list(map(self.dump_any, column))
 
 
 class _Scalar(_Kind):
@@ -511,13 +536,16 @@ class _Object(_Kind):
         self.plan.explain(value, path, problems)
 
     def dump(self, value: Any) -> Any:
-        if value is None:
-            return None
         return value.to_dict()
 
+    def dump_any(self, value: Any) -> Any:  # one call for the usual case
+        if type(value) is self.model:
+            return value.to_dict()
+        return _dump_json(value)
+
     def dump_column(self, column: List[Any]) -> List[Any]:
-        if not _NONE_TYPE.isdisjoint(map(type, column)):
-            return list(map(self.dump, column))
+        if not self.stored.issuperset(map(type, column)):
+            return list(map(self.dump_any, column))
         return _dump_many(self.model, column)
 
 
@@ -564,9 +592,12 @@ class _OneOf(_Kind):
         plan.explain(value, path, problems)
 
     def dump(self, value: Any) -> Any:
-        if value is None:
-            return None
         return value.to_dict()
+
+    def dump_any(self, value: Any) -> Any:  # one call for the usual case
+        if type(value) in self.stored:
+            return value.to_dict()
+        return _dump_json(value)
 
 
 class _Array(_Kind):
@@ -578,7 +609,7 @@ class _Array(_Kind):
         self.item = item
         self.nullable = nullable
         self.plain = _NONE_TYPE if nullable else frozenset()
-        self.stored = frozenset({tuple})
+        self.stored = _SEQUENCE_TYPES
         self.item_plain = item.plain if not item.needs_dump else frozenset()
         self.item_needs_dump = item.needs_dump
         # Items that are models go straight to their plan, many at a time.
@@ -623,17 +654,15 @@ class _Array(_Kind):
             self.item.explain(item, _join(path, index), problems)
 
     def dump(self, value: Any) -> Any:
-        if value is None:
-            return None
         if not self.item_needs_dump:
             return list(value)
         if len(value) < COLUMN_MIN:  # columns pay off only for long arrays
-            return list(map(self.item.dump, value))
+            return list(map(self.item.dump_any, value))
         return self.item.dump_column(list(value))
 
     def dump_column(self, column: List[Any]) -> List[Any]:
-        if not _NONE_TYPE.isdisjoint(map(type, column)):
-            return list(map(self.dump, column))
+        if not self.stored.issuperset(map(type, column)):
+            return list(map(self.dump_any, column))
         if not self.item_needs_dump:
             return list(map(list, column))
         dumped = iter(self.item.dump_column(list(chain.from_iterable(column))))
@@ -648,7 +677,7 @@ class _Map(_Kind):
     def __init__(self, value: _Kind, nullable: bool) -> None:
         self.value = value
         self.nullable = nullable
-        self.stored = frozenset({MappingProxyType})
+        self.stored = _MAPPING_TYPES
         self.plain = _NONE_TYPE if nullable else frozenset()
 
     def parse(self, value: Any) -> Any:
@@ -677,11 +706,9 @@ class _Map(_Kind):
                 self.value.explain(item, _join(path, key), problems)
 
     def dump(self, value: Any) -> Any:
-        if value is None:
-            return None
         if not self.value.needs_dump:
             return dict(value)
-        dump = self.value.dump
+        dump = self.value.dump_any
         return {key: dump(item) for key, item in value.items()}
 
 
@@ -691,7 +718,7 @@ class _Content(_Kind):
     needs_dump = True
     nullable = True
     plain = _TEXT_TYPES
-    stored = frozenset({tuple})
+    stored = _SEQUENCE_TYPES
 
     def parse(self, value: Any) -> Any:
         if type(value) is str or value is None:
@@ -725,9 +752,7 @@ class _Content(_Kind):
                 _explain_json(part, _join(path, index), problems)
 
     def dump(self, value: Any) -> Any:
-        if type(value) is tuple:
-            return [_copy_json(part) for part in value]
-        return value
+        return _dump_json(value)
 
 
 # --------------------------------------------------------------------------- declaring fields
@@ -965,22 +990,26 @@ M = TypeVar("M", bound="_Model")
 def _dump_many(model: "Type[_Model]", instances: List[Any]) -> List[Dict[str, Any]]:
     """to_dict() of many instances of one model, column by column when they have the same keys.
 
-    A column that is MISSING throughout is left out; one that is MISSING only somewhere, or any
-    unknown key, sends the lot through to_dict() one by one.
+    A column that is MISSING throughout is left out; one that is MISSING only somewhere, one
+    holding a type its kind does not store (in an object built by hand), or any unknown key
+    sends the lot through to_dict() one by one.
     """
     if len(instances) < COLUMN_MIN:
         return [instance.to_dict() for instance in instances]
     columns = [list(map(getter, instances)) for getter in model._attr_getters]
-    if any(map(len, columns.pop())):
+    extras = columns.pop()
+    if extras.count(_NO_EXTRA) != len(extras):
         return [instance.to_dict() for instance in instances]
     keys = []
     kept = []
-    for key, dump_column, column in zip(model._keys, model._column_dumpers, columns):
+    for key, dump_column, expected, column in zip(model._keys, model._column_dumpers, model._column_types, columns):
         types = set(map(type, column))
         if Missing in types:
             if len(types) > 1:
                 return [instance.to_dict() for instance in instances]
             continue
+        if not expected.issuperset(types):  # a hand-built object's odd value
+            return [instance.to_dict() for instance in instances]
         keys.append(key)
         kept.append(column if dump_column is None else dump_column(column))
     if not kept:  # zip() of no columns would give no rows at all
@@ -997,10 +1026,11 @@ class _Model:
     _twin: ClassVar[Callable[..., Any]]
     _keys: ClassVar[Tuple[str, ...]]
     _get_values: ClassVar[Any]  # an attrgetter of the known fields
-    # Per known field: its key, the stored types that need converting, and the conversion.
-    _dump_fields: ClassVar[Tuple[Tuple[str, FrozenSet[type], Callable[[Any], Any]], ...]]
+    # Per known field: its key, and the conversion for each type of value that needs one.
+    _dump_fields: ClassVar[Tuple[Tuple[str, Dict[type, Callable[[Any], Any]]], ...]]
     _attr_getters: ClassVar[Tuple[Any, ...]]
     _column_dumpers: ClassVar[Tuple[Optional[Callable[[List[Any]], List[Any]]], ...]]
+    _column_types: ClassVar[Tuple[FrozenSet[type], ...]]  # per known field, the types its column dump takes
 
     @classmethod
     def from_dict(cls: Type[M], data: Any, *, strict: bool = False) -> M:
@@ -1024,18 +1054,29 @@ class _Model:
             _prepare_models()
             dump_fields = self._dump_fields
         result = {}
-        for (key, stored, dump), value in zip(dump_fields, self._get_values(self)):
+        for (key, convert), value in zip(dump_fields, self._get_values(self)):
             if value is not MISSING:
-                result[key] = dump(value) if type(value) in stored else value
+                result[key] = convert[type(value)](value) if type(value) in convert else value
         extra = self.extra
         if extra is not _NO_EXTRA:
+            if type(extra) is not MappingProxyType and not isinstance(extra, Mapping):
+                raise TypeError(f"{type(self).__name__}.extra must be a mapping, got {type(extra).__name__}")
             for key, value in extra.items():
                 if key not in result:
-                    result[key] = _copy_json(value)
+                    result[key] = _dump_json(value)
         return result
 
     def __reduce__(self) -> Any:
-        return (_restore, (type(self), self.to_dict()))
+        # Field by field rather than through to_dict(), so that a copy of an object built by hand,
+        # holding what no parse would, is still exact.  Read-only maps, which pickle cannot
+        # write, travel as dicts.
+        values = self._get_values(self)
+        if self.extra is _NO_EXTRA and MappingProxyType not in map(type, values):  # the usual case
+            return (_restore, (type(self), values))
+        values += (self.extra,)
+        read_only = tuple(index for index, value in enumerate(values) if type(value) is MappingProxyType)
+        values = tuple(dict(value) if type(value) is MappingProxyType else value for value in values)
+        return (_restore, (type(self), values, read_only))
 
     # One shared __eq__, __repr__ and __hash__, behaving as dataclass would generate them
     # (all fields compared and shown, ``extra`` left out of the hash), instead of a generated
@@ -1056,8 +1097,16 @@ class _Model:
         return f"{type(self).__qualname__}({shown})"
 
 
-def _restore(model: "Type[_Model]", data: Dict[str, Any]) -> Any:
-    return _plans_of(model)[False].build(data)
+def _restore(model: "Type[_Model]", values: Tuple[Any, ...], read_only: Optional[Tuple[int, ...]] = None) -> Any:
+    """Unpickle what _Model.__reduce__ wrote: the fields' values, then ``extra`` unless it was empty."""
+    if read_only is None:
+        values += (_NO_EXTRA,)
+    else:
+        values = tuple(MappingProxyType(value) if index in read_only else value for index, value in enumerate(values))
+    _plans_of(model)  # the twin comes with the plans
+    instance = model._twin(*values)
+    instance.__class__ = model
+    return instance
 
 
 
@@ -1098,11 +1147,19 @@ def _prepare_models() -> None:
         namespace: Dict[str, Any] = {"__annotations__": {name: object for name in names}, "__doc__": cls.__doc__}
         cls._twin = dataclass(repr=False, eq=False, **_SLOTS)(type(cls.__name__, (_Model,), namespace))
         lenient = _Plan(cls, False)
-        # A nested model goes straight to its to_dict(), saving a call.
-        cls._dump_fields = tuple((key, kind.stored, _Model.to_dict if isinstance(kind, (_Object, _OneOf)) else kind.dump)
-                                 for key, kind in zip(lenient.keys, lenient.kinds))
+        # Per field, the conversion for each type of value that needs one: the field's own kind for
+        # what it stores, and for what a hand-built object may hold instead, a model writes itself
+        # and any other container is copied as JSON.  A nested model goes straight to its
+        # to_dict(), saving a call.
+        anywhere = {**dict.fromkeys(_SEQUENCE_TYPES | _MAPPING_TYPES, _dump_json),
+                    **dict.fromkeys(_MODELS, _Model.to_dict)}
+        cls._dump_fields = tuple(
+            (key, {**anywhere, **dict.fromkeys(kind.stored, _Model.to_dict if isinstance(kind, (_Object, _OneOf))
+                                               else kind.dump)})
+            for key, kind in zip(lenient.keys, lenient.kinds))
         cls._attr_getters = tuple(attrgetter(name) for name in names)  # the known fields, then extra
         cls._column_dumpers = tuple(kind.dump_column if kind.needs_dump else None for kind in lenient.kinds)
+        cls._column_types = tuple(kind.plain | kind.stored for kind in lenient.kinds)
         # Last: a model that has _plans is ready to use.
         cls._plans = (lenient, _Plan(cls, True))
 
@@ -1783,11 +1840,11 @@ class _ChoiceState:
         logprobs = choice.logprobs
         if isinstance(logprobs, ChoiceLogprobs):
             self.logprobs_seen = True
-            if isinstance(logprobs.content, tuple):
+            if isinstance(logprobs.content, (tuple, list)):
                 if self.logprobs_content is None:
                     self.logprobs_content = []
                 self.logprobs_content.extend(logprobs.content)
-            if isinstance(logprobs.refusal, tuple):
+            if isinstance(logprobs.refusal, (tuple, list)):
                 if self.logprobs_refusal is None:
                     self.logprobs_refusal = []
                 self.logprobs_refusal.extend(logprobs.refusal)
@@ -1808,7 +1865,7 @@ class _ChoiceState:
                     _merge_parts(self.parts, [{"type": "text", "text": content}])
             else:
                 self.content.append(content)
-        elif isinstance(content, tuple):
+        elif isinstance(content, (tuple, list)):
             self.content_seen = True
             if self.parts is None:
                 text = "".join(self.content)
@@ -1817,7 +1874,7 @@ class _ChoiceState:
         if isinstance(delta.refusal, str):
             self.refusal_seen = True
             self.refusal.append(delta.refusal)
-        if isinstance(delta.tool_calls, tuple):
+        if isinstance(delta.tool_calls, (tuple, list)):
             for call in delta.tool_calls:
                 self.tool_call_state(call).add(call)
         function_call = delta.function_call
@@ -1905,6 +1962,16 @@ class ChatCompletionAccumulator:
         """Take the next chunk (a parsed chunk, or a dict, which is parsed leniently)."""
         if not isinstance(chunk, CreateChatCompletionStreamResponse):
             chunk = CreateChatCompletionStreamResponse.from_dict(chunk)
+        try:
+            self._add(chunk)
+        except (AttributeError, TypeError) as error:
+            # Only a chunk built by hand holds what no parse makes; say what is wrong with it.
+            CreateChatCompletionStreamResponse.from_dict(chunk.to_dict())
+            raise TypeError("add() takes chunks as from_dict() builds them, with models where the "
+                            "chunk has objects; this one holds something else "
+                            "(pass chunk.to_dict() instead)") from error
+
+    def _add(self, chunk: CreateChatCompletionStreamResponse) -> None:
         self.chunks += 1
         first = self._first
         for key in ("id", "model", "created", "system_fingerprint", "service_tier"):
@@ -1919,7 +1986,7 @@ class ChatCompletionAccumulator:
         for key, value in chunk.extra.items():
             if value is not None or key not in self._extra:
                 self._extra[key] = value
-        if isinstance(chunk.choices, tuple):
+        if isinstance(chunk.choices, (tuple, list)):
             states = self._choices
             for choice in chunk.choices:
                 index = choice.index if isinstance(choice.index, int) else 0

@@ -1036,6 +1036,136 @@ class TestValueSemantics(unittest.TestCase):
         self.assertEqual(flagged, [7, 8, 9], result.stdout + result.stderr)
 
 
+class TestHandBuiltObjects(unittest.TestCase):
+    """Objects built by hand are not checked, yet copying, pickling, to_dict() and dumps() work on them.
+
+    The README's way to check one is ``Model.from_dict(obj.to_dict(), strict=True)``, so to_dict()
+    must turn whatever the object holds into JSON for from_dict() to judge.
+    """
+
+    def hand_built(self):
+        """Fields holding what no parse makes: wrong scalars, lists for tuples, dicts for models."""
+        call = ChatCompletionMessageToolCall(id="call_1", type="function",
+                                             function={"name": "f", "arguments": "{}"})  # type: ignore[arg-type]
+        message = ChatCompletionResponseMessage(role="assistant", content=7,  # type: ignore[arg-type]
+                                                tool_calls=[call, {"id": "call_2"}],  # type: ignore[arg-type]
+                                                extra={"x_parts": (1, TopLogprob(token="t", logprob=0.0, bytes=None))})
+        usage = CompletionUsage(prompt_tokens=1.5, completion_tokens=True, total_tokens=None,  # type: ignore[arg-type]
+                                prompt_tokens_details={"cached_tokens": 1})  # type: ignore[arg-type]
+        return Response(id=5, created="soon", choices=(Choice(index=0, message=message), {"index": 1}),  # type: ignore
+                        usage=usage, extra={"x_map": {"a": (1, 2)}})
+
+    def expected_dict(self):
+        return {
+            "id": 5, "created": "soon",
+            "choices": [
+                {"index": 0, "message": {
+                    "role": "assistant", "content": 7,
+                    "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+                                   {"id": "call_2"}],
+                    "x_parts": [1, {"token": "t", "logprob": 0.0, "bytes": None}]}},
+                {"index": 1}],
+            "usage": {"prompt_tokens": 1.5, "completion_tokens": True, "total_tokens": None,
+                      "prompt_tokens_details": {"cached_tokens": 1}},
+            "x_map": {"a": [1, 2]},
+        }
+
+    def test_pickle_and_copy_keep_exactly_what_was_built(self):
+        built = self.hand_built()
+        for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+            restored = pickle.loads(pickle.dumps(built, protocol))
+            self.assertEqual(restored, built)
+            self.assertEqual(restored.choices[1], {"index": 1})
+            self.assertEqual(restored.usage.completion_tokens, True)
+        for copied in (copy.copy(built), copy.deepcopy(built)):
+            self.assertEqual(copied, built)
+            self.assertIs(type(copied.usage), CompletionUsage)
+            self.assertIs(type(copied.extra["x_map"]["a"]), tuple)
+        self.assertIsNot(copy.deepcopy(built).extra["x_map"], built.extra["x_map"])
+
+    def test_read_only_maps_survive_pickling(self):
+        doc = full_response()
+        doc["x_unknown"] = {"a": 1}
+        moderation = Response.from_dict(doc).moderation
+        for obj in (moderation, Response.from_dict(doc)):
+            restored = pickle.loads(pickle.dumps(obj))
+            self.assertEqual(restored, obj)
+            self.assertIs(type(restored.extra), type(obj.extra))
+        categories = pickle.loads(pickle.dumps(moderation)).input.results[0].categories
+        self.assertIsInstance(categories, type(moderation.input.results[0].categories))
+        with self.assertRaises(TypeError):
+            categories["x"] = True  # type: ignore[index]
+
+    def test_to_dict_and_dumps_write_what_was_built(self):
+        built = self.hand_built()
+        self.assertEqual(built.to_dict(), self.expected_dict())
+        self.assertEqual(json.loads(dumps(built)), self.expected_dict())
+
+    def test_from_dict_of_to_dict_says_what_is_wrong(self):
+        with self.assertRaises(ValidationError) as caught:
+            Response.from_dict(self.hand_built().to_dict())
+        paths = [p.path for p in caught.exception.errors]
+        self.assertEqual(paths, ["id", "created", "choices[0].message.content",
+                                 "usage.prompt_tokens", "usage.completion_tokens"])
+
+    def test_lists_for_tuples_and_dicts_for_models_read_back_equal(self):
+        """The two mistakes a test double most often makes still give the document meant."""
+        meant = Response.from_dict(full_response())
+        built = Response(**{f.name: getattr(meant, f.name) for f in dataclasses.fields(Response)})
+        built = dataclasses.replace(built, choices=[c.to_dict() for c in meant.choices])  # type: ignore[arg-type]
+        self.assertEqual(built.to_dict(), meant.to_dict())
+        self.assertEqual(Response.from_dict(built.to_dict(), strict=True), meant)
+
+    def test_many_hand_built_items_go_through_columns_unharmed(self):
+        """Sixteen or more objects in an array are dumped column by column; odd values must not be bent."""
+        good = {"token": "a", "logprob": -0.5, "bytes": [97]}
+        for odd_field, odd_value, written in (("bytes", "ab", "ab"), ("bytes", [97], [97]),
+                                              ("token", {"x": (1,)}, {"x": [1]}),
+                                              ("logprob", TopLogprob(token="b", logprob=0.0, bytes=None),
+                                               {"token": "b", "logprob": 0.0, "bytes": None})):
+            for odd_position in (0, 9, 19):
+                with self.subTest(field=odd_field, value=odd_value, position=odd_position):
+                    items = [TopLogprob.from_dict(good) for _ in range(20)]
+                    items[odd_position] = dataclasses.replace(items[odd_position], **{odd_field: odd_value})
+                    holder = ChatCompletionTokenLogprob(token="a", logprob=-0.5, bytes=None, top_logprobs=tuple(items))
+                    expected = [dict(good) for _ in range(20)]
+                    expected[odd_position][odd_field] = written
+                    self.assertEqual(holder.to_dict()["top_logprobs"], expected)
+        items = [TopLogprob.from_dict(good) for _ in range(19)] + [good]
+        holder = ChatCompletionTokenLogprob(token="a", logprob=-0.5, bytes=None, top_logprobs=tuple(items))
+        self.assertEqual(holder.to_dict()["top_logprobs"], [good] * 20)
+
+    def test_extra_must_be_a_mapping(self):
+        usage = CompletionUsage(prompt_tokens=1, extra=None)  # type: ignore[arg-type]
+        with self.assertRaisesRegex(TypeError, r"CompletionUsage\.extra must be a mapping, got NoneType"):
+            usage.to_dict()
+        self.assertEqual(pickle.loads(pickle.dumps(usage)), usage)
+        holder = ChatCompletionTokenLogprob(token="a", logprob=0.0, bytes=None, top_logprobs=tuple(
+            TopLogprob(token="a", logprob=0.0, bytes=None, extra=None if i == 5 else {}) for i in range(20)))  # type: ignore
+        with self.assertRaisesRegex(TypeError, r"TopLogprob\.extra must be a mapping, got NoneType"):
+            holder.to_dict()
+
+    def test_accumulating_hand_built_chunks(self):
+        def chunk(**delta):
+            return Chunk(id="c", object="chat.completion.chunk", created=1, model="m",
+                         choices=[ChunkChoice(index=0, delta=ChatCompletionStreamResponseDelta(**delta))])  # type: ignore
+        calls = [ChatCompletionMessageToolCallChunk(index=0, id="call_1", type="function",
+                                                    function=ChoiceDeltaFunctionCall(name="f", arguments="{"))]
+        result = accumulate([chunk(role="assistant", content="Hi"), chunk(content=" there", tool_calls=calls)])
+        self.assertEqual(result.choices[0].message.content, "Hi there")
+        self.assertEqual(result.choices[0].message.tool_calls[0].function.arguments, "{")
+        for bad, path in ((chunk(tool_calls=[{"index": "0"}]), "choices[0].delta.tool_calls[0].index"),
+                          (Chunk(choices=({"index": 0, "delta": 5},)), "choices[0].delta")):  # type: ignore[arg-type]
+            with self.subTest(path=path):
+                with self.assertRaises(ValidationError) as caught:
+                    accumulate([chunk(content="Hi"), bad])
+                self.assertEqual([p.path for p in caught.exception.errors], [path])
+        valid_but_dicts = chunk(tool_calls=[{"index": 0, "function": {"arguments": "}"}}])
+        with self.assertRaisesRegex(TypeError, r"pass chunk\.to_dict\(\) instead"):
+            accumulate([valid_but_dicts])
+        self.assertEqual(accumulate([valid_but_dicts.to_dict()]).choices[0].message.tool_calls[0].function.arguments, "}")
+
+
 class TestManyObjects(ProblemAssertions):
     """Arrays of many complete objects (parsed and dumped column by column) act like one object at a time."""
 
