@@ -654,7 +654,7 @@ class _Array(_Kind):
             self.item.explain(item, _join(path, index), problems)
 
     def dump(self, value: Any) -> Any:
-        if not self.item_needs_dump:
+        if not self.item_needs_dump:  # items are not checked: arrays of scalars are long and many
             return list(value)
         if len(value) < COLUMN_MIN:  # columns pay off only for long arrays
             return list(map(self.item.dump_any, value))
@@ -707,7 +707,9 @@ class _Map(_Kind):
 
     def dump(self, value: Any) -> Any:
         if not self.value.needs_dump:
-            return dict(value)
+            if self.value.plain.issuperset(map(type, value.values())):
+                return dict(value)
+            return _dump_json(value)  # a hand-built map holding a model, say
         dump = self.value.dump_any
         return {key: dump(item) for key, item in value.items()}
 

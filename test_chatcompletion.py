@@ -1135,6 +1135,14 @@ class TestHandBuiltObjects(unittest.TestCase):
         holder = ChatCompletionTokenLogprob(token="a", logprob=-0.5, bytes=None, top_logprobs=tuple(items))
         self.assertEqual(holder.to_dict()["top_logprobs"], [good] * 20)
 
+    def test_maps_built_by_hand(self):
+        top = TopLogprob(token="t", logprob=0.0, bytes=None)
+        chunk = Chunk(id="c", metadata={"a": "b", "c": top, "d": (1,)})  # type: ignore[dict-item]
+        self.assertEqual(chunk.to_dict()["metadata"], {"a": "b", "c": {"token": "t", "logprob": 0.0, "bytes": None},
+                                                       "d": [1]})
+        self.assertEqual(pickle.loads(pickle.dumps(chunk)), chunk)
+        self.assertIs(type(pickle.loads(pickle.dumps(chunk)).metadata), dict)
+
     def test_extra_must_be_a_mapping(self):
         usage = CompletionUsage(prompt_tokens=1, extra=None)  # type: ignore[arg-type]
         with self.assertRaisesRegex(TypeError, r"CompletionUsage\.extra must be a mapping, got NoneType"):

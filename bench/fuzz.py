@@ -17,7 +17,9 @@ A case is one of:
 - python:  a value JSON cannot hold (tuple, set, bytes, NaN, cycles, ...) at the root or inside;
 - text:    a serialized document, truncated or corrupted, given to loads() or loads_chunk();
 - stream:  random server-sent-events text given to iter_chunks() and accumulate();
-- chunks:  a list of (mutated) chunk documents given to accumulate().
+- chunks:  a list of (mutated) chunk documents given to accumulate();
+- handbuilt: a parsed seed with one field somewhere replaced, as a test double would be built,
+           by a random JSON or Python value, a list or tuple of models, or another model.
 
 Checks, per case:
 
@@ -34,7 +36,10 @@ Checks, per case:
    copies of item gives the same verdict (items are checked one by one, whatever the bulk path);
 7. over the run, live objects do not pile up (checked every MEMORY_CHECK_EVERY cases);
 8. loads() on text decides as json.loads() followed by from_dict() would;
-9. accumulate() refuses a list of chunks only when one of them does not parse on its own.
+9. accumulate() refuses a list of chunks only when one of them does not parse on its own;
+10. an object built by hand pickles, copies and deep-copies to an equal object, to_dict() turns
+   it into something json.dumps() writes whenever its odd value is JSON-like, and from_dict()
+   of that accepts it or raises ValidationError.
 
 Seeds are a few documents written below and, when ../shared/corpus exists beside the repository,
 every responses/*.json and every data line of streams/*.sse (read in place).
@@ -43,6 +48,7 @@ Standard library only.  Exit status 1 if any check failed, else 0.
 
 import argparse
 import collections
+import copy
 import dataclasses
 import decimal
 import gc
@@ -51,6 +57,7 @@ import io
 import json
 import math
 import os
+import pickle
 import platform
 import random
 import reprlib
@@ -78,8 +85,8 @@ DEFAULT_SEED = 0
 CORPUS_DIR = os.path.join(REPO_ROOT, "..", "shared", "corpus")
 
 # Kinds of case and how often each is built.
-CASE_KINDS = ("mutate", "random", "python", "text", "stream", "chunks")
-CASE_WEIGHTS = (48, 6, 8, 14, 15, 9)
+CASE_KINDS = ("mutate", "random", "python", "text", "stream", "chunks", "handbuilt")
+CASE_WEIGHTS = (48, 6, 8, 14, 15, 9, 6)
 
 STRICT_CHANCE = 0.5  # a case parses in strict mode, else lenient
 CROSS_MODEL_CHANCE = 0.1  # a response seed goes to the chunk model, or the other way round
@@ -1202,9 +1209,83 @@ def build_chunks(rng: random.Random, number: int, seeds: Seeds) -> Case:
                 json_size(documents), not cyclic)
 
 
+def models_in(obj: Any) -> List[Tuple[Any, ...]]:
+    """Paths (field names and tuple indexes) to every model inside a parsed object, itself first."""
+    found: List[Tuple[Any, ...]] = []
+    stack: List[Tuple[Any, Tuple[Any, ...]]] = [(obj, ())]
+    while stack:
+        value, path = stack.pop()
+        if dataclasses.is_dataclass(value):
+            found.append(path)
+            stack.extend((getattr(value, f.name), path + (f.name,)) for f in dataclasses.fields(value))
+        elif isinstance(value, tuple):
+            stack.extend((item, path + (index,)) for index, item in enumerate(value))
+    return found
+
+
+def replaced(obj: Any, path: Tuple[Any, ...], value: Any) -> Any:
+    """``obj`` with the value at ``path`` replaced, its parents rebuilt as a user would."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(obj, tuple):
+        return obj[:head] + (replaced(obj[head], rest, value),) + obj[head + 1:]
+    return dataclasses.replace(obj, **{head: replaced(getattr(obj, head), rest, value)})
+
+
+def odd_value(rng: random.Random, parsed: Any, paths: List[Tuple[Any, ...]]) -> Tuple[Any, str, bool]:
+    """What a test double might hold: (value, label, whether json.dumps can write to_dict() of it)."""
+    def model_at(path: Tuple[Any, ...]) -> Any:
+        value = parsed
+        for step in path:
+            value = value[step] if isinstance(value, tuple) else getattr(value, step)
+        return value
+    choice = rng.randrange(6)
+    if choice == 0:
+        value = random_value(rng)
+        return value, "a random JSON value", json_text(value) is not None
+    if choice == 1:
+        models = [model_at(rng.choice(paths)) for _ in range(rng.choice((1, 2, 17)))]
+        return models, f"a list of {len(models)} models", True
+    if choice == 2:
+        models = [model_at(rng.choice(paths)) for _ in range(rng.choice((1, 17)))]
+        return tuple(models), f"a tuple of {len(models)} models", True
+    if choice == 3:
+        return model_at(rng.choice(paths)), "another model", True
+    if choice == 4:
+        return {random_key(rng): model_at(rng.choice(paths)), "n": (1, 2)}, "a dict holding a model and a tuple", True
+    value, label, _cyclic = python_value(rng)
+    while _cyclic or label.startswith("value nested"):  # pickle and copy recurse; keep them shallow
+        value, label, _cyclic = python_value(rng)
+    return value, label, False
+
+
+def build_handbuilt(rng: random.Random, number: int, seeds: Seeds) -> Case:
+    seed = pick_seed(rng, seeds, rng.choice(("response", "chunk")))
+    try:
+        parsed = MODELS[seed.kind].from_dict(json.loads(seed.text))
+    except cc.ValidationError:  # a recorded document that even lenient mode refuses
+        seed = rng.choice(seeds.builtin[seed.kind])
+        parsed = MODELS[seed.kind].from_dict(json.loads(seed.text))
+    paths = models_in(parsed)
+    holder = rng.choice(paths)
+    target = parsed
+    for step in holder:
+        target = target[step] if isinstance(target, tuple) else getattr(target, step)
+    field = rng.choice([f.name for f in dataclasses.fields(target) if f.name != "extra"] + ["extra"])
+    value, label, writable = odd_value(rng, parsed, paths)
+    if field == "bytes":  # the one array of scalars: its items are written as they are (README)
+        writable = False
+    if field == "extra":
+        value = {random_key(rng): value}
+    built = replaced(parsed, holder + (field,), value)
+    notes = f"seed {seed.name}; {'.'.join(map(str, holder + (field,))) or 'root'} := {label}"
+    return Case(number, "handbuilt", seed.kind, False, (built, writable), label, notes, len(seed.text), False)
+
+
 BUILDERS: Dict[str, Callable[[random.Random, int, Seeds], Case]] = {
     "mutate": build_mutate, "random": build_random, "python": build_python,
-    "text": build_text, "stream": build_stream, "chunks": build_chunks,
+    "text": build_text, "stream": build_stream, "chunks": build_chunks, "handbuilt": build_handbuilt,
 }
 
 
@@ -1516,9 +1597,43 @@ def check_chunks(tally: Tally, case: Case) -> None:
         record(tally, "accumulate", case, f"every chunk parses, but accumulate() said {str(result)[:200]}")
 
 
+# Python values that pickle refuses, and values that are not equal to a copy of themselves.
+UNPICKLABLE = ("memoryview", "mappingproxy")
+UNEQUAL_TO_ITSELF = ("nan", "object()", "object with a broken repr")
+
+
+def check_handbuilt(tally: Tally, case: Case) -> None:
+    built, writable = case.payload
+    for action, copy_of in (("pickle", lambda: pickle.loads(pickle.dumps(built, pickle.HIGHEST_PROTOCOL))),
+                            ("copy", lambda: copy.copy(built)), ("deepcopy", lambda: copy.deepcopy(built))):
+        try:
+            again = copy_of()
+        except (pickle.PicklingError, TypeError) as exc:
+            if action == "copy" or case.display not in UNPICKLABLE:
+                record_exception(tally, case, action, exc)
+            continue
+        except Exception as exc:
+            record_exception(tally, case, action, exc)
+            continue
+        if again != built and case.display not in UNEQUAL_TO_ITSELF:
+            record(tally, "round-trip", case, f"{action}: the copy is not equal to the object built by hand")
+    try:
+        document = built.to_dict()
+    except Exception as exc:
+        record_exception(tally, case, "to_dict", exc)
+        return
+    if writable:
+        try:
+            json.dumps(document)
+        except Exception as exc:
+            record_exception(tally, case, "json.dumps of to_dict()", exc)
+    attempt(tally, case, f"{case.model} from_dict(to_dict())", lambda: MODELS[case.model].from_dict(document),
+            primary=False)
+
+
 CHECKS: Dict[str, Callable[[Tally, Case], None]] = {
     "mutate": check_document, "random": check_document, "python": check_document,
-    "text": check_text, "stream": check_stream, "chunks": check_chunks,
+    "text": check_text, "stream": check_stream, "chunks": check_chunks, "handbuilt": check_handbuilt,
 }
 
 
