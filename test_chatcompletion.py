@@ -1137,7 +1137,7 @@ class TestHandBuiltObjects(unittest.TestCase):
 
     def test_maps_built_by_hand(self):
         top = TopLogprob(token="t", logprob=0.0, bytes=None)
-        chunk = Chunk(id="c", metadata={"a": "b", "c": top, "d": (1,)})  # type: ignore[dict-item]
+        chunk = Response(id="c", metadata={"a": "b", "c": top, "d": (1,)})  # type: ignore[dict-item]
         self.assertEqual(chunk.to_dict()["metadata"], {"a": "b", "c": {"token": "t", "logprob": 0.0, "bytes": None},
                                                        "d": [1]})
         self.assertEqual(pickle.loads(pickle.dumps(chunk)), chunk)
