@@ -1537,7 +1537,15 @@ _DONE = "[DONE]"
 
 
 def _lines(source: Any) -> Iterator[str]:
-    """Text lines, without their line ending, from whatever holds the stream."""
+    """Text lines, without their line ending, from whatever holds the stream.
+
+    Pieces may be text cut anywhere (``iter_bytes()``, ``iter_content()``), lines with their
+    endings (a file), or lines without them (``requests``' ``iter_lines()``).  Once a piece
+    holds a line ending, a piece without one is the start of a line, and waits for the rest.
+    An empty piece is a blank line from a source of lines without endings; from then on, every
+    piece is a whole line.  Until one of the two shows, pieces wait; at the end, they are lines.
+    CR, LF and CRLF end lines, and nothing else does, as the server-sent-events rules say.
+    """
     if isinstance(source, (str, bytes, bytearray)):
         source = [source]
     try:
@@ -1547,30 +1555,66 @@ def _lines(source: Any) -> Iterator[str]:
                                                    f"got {type(source).__name__}")]) from None
     decoder = codecs.getincrementaldecoder("utf-8")()
     started = False  # whether any text has come yet: a byte order mark before it is dropped
+    endings: Optional[bool] = None  # whether the source sends line endings; None until it shows
+    waiting: List[str] = []  # pieces without a line ending, until it shows
+    pending = ""  # the start of a line whose end has not come yet
+    after_cr = False  # the last piece ended with CR, so an LF opening this one ends no new line
     number = 0
-    for number, piece in enumerate(pieces, 1):
-        if isinstance(piece, (bytes, bytearray)):
-            try:
-                piece = decoder.decode(bytes(piece))
-            except UnicodeDecodeError as exc:
-                raise ValidationError([Problem("<stream>", f"invalid UTF-8 in piece {number} of the stream "
-                                                           f"({exc.reason})")]) from None
-        elif not isinstance(piece, str):
-            raise ValidationError([Problem("<stream>", f"expected lines of str or bytes, got {type(piece).__name__}")])
-        if not started and piece:
-            started = True
-            if piece[0] == "\ufeff":
+    try:
+        for number, piece in enumerate(pieces, 1):
+            empty = not piece
+            if isinstance(piece, (bytes, bytearray)):
+                try:
+                    piece = decoder.decode(bytes(piece))
+                except UnicodeDecodeError as exc:
+                    raise ValidationError([Problem("<stream>", f"invalid UTF-8 in piece {number} of the stream "
+                                                               f"({exc.reason})")]) from None
+            elif not isinstance(piece, str):
+                raise ValidationError([Problem("<stream>",
+                                               f"expected lines of str or bytes, got {type(piece).__name__}")])
+            if not started and piece:
+                started = True
+                if piece[0] == "\ufeff":
+                    piece = piece[1:]
+            if endings and after_cr and piece[:1] == "\n":
                 piece = piece[1:]
-        if "\r" in piece:
-            piece = piece.replace("\r\n", "\n").replace("\r", "\n")
-        if "\n" in piece:
-            parts = piece.split("\n")
-            # A trailing newline ends the line it follows; it does not start an empty one.
-            if parts[-1] == "":
-                parts.pop()
-            yield from parts
-        else:
-            yield piece
+            if not piece:
+                if empty and not endings:  # a blank line, from lines without their endings
+                    endings = False
+                    yield from waiting
+                    waiting = []
+                    yield ""
+                continue
+            after_cr = piece[-1] == "\r"
+            if "\r" in piece:
+                piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+            if "\n" not in piece:
+                if endings is False:
+                    yield piece
+                elif endings:
+                    pending += piece
+                else:
+                    waiting.append(piece)
+                continue
+            lines = piece.split("\n")
+            if endings is False:  # a line holding line endings, from a source of lines without them
+                if not lines[-1]:
+                    lines.pop()
+                yield from lines
+                continue
+            if endings is None:
+                endings = True
+                pending = "".join(waiting)
+                waiting = []
+            lines[0] = pending + lines[0]
+            # After the last line ending: the start of the next line, or "" when the piece ends one.
+            pending = lines.pop()
+            yield from lines
+    except UnicodeDecodeError as exc:  # a text file opened with another encoding than the stream's
+        raise ValidationError([Problem("<stream>", f"cannot decode the stream: {exc}")]) from None
+    yield from waiting
+    if pending:
+        yield pending
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
@@ -1621,7 +1665,7 @@ def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iter
     kept: List[CreateChatCompletionStreamResponse] = []
     plan = _plans_of(CreateChatCompletionStreamResponse)[bool(strict)]
     for event, data, line in _events(source):
-        if data == _DONE:
+        if data.startswith(_DONE):  # as openai-python reads it, so "[DONE] " ends the stream too
             return
         what, value = _read_event(event, data)
         if what is _SERVER_ERROR:
@@ -1659,16 +1703,23 @@ def _read_event(event: str, data: str) -> Tuple[str, Any]:
 
 
 def _describe_error(error: Any) -> str:
-    if isinstance(error, dict):
-        message = error.get("message")
-        code = error.get("code", error.get("type"))
-        if isinstance(message, str):
-            return f"{message} ({code})" if code is not None else message
-    text = json.dumps(error) if not isinstance(error, str) else error
+    try:
+        if isinstance(error, dict):
+            message = error.get("message")
+            code = error.get("code", error.get("type"))
+            if isinstance(message, str):
+                return f"{message} ({code})" if code is not None else message
+        text = json.dumps(error) if not isinstance(error, str) else error
+    except RecursionError:  # json.loads reads a little deeper than json.dumps and repr() can write
+        return "(an error value nested too deeply to show)"
     return text if len(text) <= 200 else text[:197] + "..."
 
 
 # --------------------------------------------------------------------------- accumulating a stream
+
+# Keys whose strings are text streamed in pieces, joined even when a piece repeats the text so far.
+_STREAMED_TEXT_KEYS = frozenset({"content", "text", "reasoning", "reasoning_content", "thinking", "refusal",
+                                 "transcript", "data", "summary"})
 
 
 def _merge_json(into: Dict[str, Any], delta: Mapping[str, Any], depth: int = 0) -> None:
@@ -1677,7 +1728,9 @@ def _merge_json(into: Dict[str, Any], delta: Mapping[str, Any], depth: int = 0) 
     Strings are joined and lists extended (objects carrying an ``index`` merge into the entry with
     that index), except ``id``, ``type`` and ``index``, which keep their first non-null value;
     nested objects merge the same way, down to MAX_MERGE_DEPTH; any other value replaces what
-    was there.
+    was there.  A string that comes again unchanged is kept once, unless its key is one of
+    _STREAMED_TEXT_KEYS: labels such as ``channel`` or ``format`` come on every chunk, and Groq
+    sends a finished tool's ``arguments`` again with its output.
     """
     for key, value in delta.items():
         if value is None:
@@ -1689,7 +1742,8 @@ def _merge_json(into: Dict[str, Any], delta: Mapping[str, Any], depth: int = 0) 
         elif key in ("id", "type", "index"):
             continue
         elif isinstance(old, str) and isinstance(value, str):
-            into[key] = old + value
+            if value != old or key in _STREAMED_TEXT_KEYS:
+                into[key] = old + value
         elif depth < MAX_MERGE_DEPTH and isinstance(old, dict) and isinstance(value, dict):
             _merge_json(old, value, depth + 1)
         elif depth < MAX_MERGE_DEPTH and isinstance(old, list) and isinstance(value, list):
@@ -1780,8 +1834,9 @@ class _ToolCallState:
             function["arguments"] = "".join(self.arguments)
             function.update(self.function_extra)
             result["function"] = function
-        for key, value in self.extra.items():
-            result.setdefault(key, value)
+        model = _TOOL_CALL_TYPES.get(self.type, ChatCompletionMessageToolCall) if isinstance(self.type, str) \
+            else ChatCompletionMessageToolCall
+        _add_extras(result, self.extra, model)
         return result
 
 
@@ -2025,7 +2080,11 @@ class ChatCompletionAccumulator:
 def accumulate(chunks: Iterable[Any]) -> CreateChatCompletionResponse:
     """The full response that a sequence of chunks (parsed, or dicts) adds up to."""
     accumulator = ChatCompletionAccumulator()
-    for chunk in chunks:
+    try:
+        items = iter(chunks)
+    except TypeError:
+        raise ValidationError([Problem("<root>", f"expected an iterable of chunks, got {_json_type(chunks)}")]) from None
+    for chunk in items:
         accumulator.add(chunk)
     return accumulator.result()
 
@@ -2172,7 +2231,15 @@ class _Reporter:
         self.io_errors = 0
         self.first_entry = True
         if as_json:
-            out.write('{"documents": [')
+            self.write('{"documents": [')
+
+    def write(self, text: str) -> None:
+        try:
+            self.out.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # the report cannot be written (disk full, ...): not the input's fault
+            raise _OutputError(exc.strerror or str(exc)) from None
 
     def entry(self, where: str, status: str, kind: str, detail: str = "",
               problems: Sequence[Problem] = ()) -> None:
@@ -2184,7 +2251,7 @@ class _Reporter:
                 item["detail"] = detail
             if problems:
                 item["problems"] = [{"path": p.path, "message": p.message} for p in problems]
-            self.out.write(("\n  " if self.first_entry else ",\n  ") + json.dumps(item))
+            self.write(("\n  " if self.first_entry else ",\n  ") + json.dumps(item))
             self.first_entry = False
             return
         if self.quiet and status == "valid":
@@ -2192,11 +2259,11 @@ class _Reporter:
         line = f"{where}: {status} {kind}"
         if detail:
             line += f": {detail}"
-        self.out.write(line + "\n")
+        self.write(line + "\n")
         for problem in problems[:MAX_LISTED_PROBLEMS]:
-            self.out.write(f"  {problem}\n")
+            self.write(f"  {problem}\n")
         if len(problems) > MAX_LISTED_PROBLEMS:
-            self.out.write(f"  ... and {len(problems) - MAX_LISTED_PROBLEMS} more problems\n")
+            self.write(f"  ... and {len(problems) - MAX_LISTED_PROBLEMS} more problems\n")
 
     def valid(self, where: str, kind: str, response: CreateChatCompletionResponse, detail: str = "",
               listed: bool = True) -> None:
@@ -2227,10 +2294,15 @@ class _Reporter:
         summary = self.tally.to_dict()
         if self.as_json:
             summary["io_errors"] = self.io_errors
-            self.out.write(("\n" if not self.first_entry else "") + '], "summary": ' + json.dumps(summary) + "}\n")
+            self.write(("\n" if not self.first_entry else "") + '], "summary": ' + json.dumps(summary) + "}\n")
         elif not self.quiet:
-            self.out.write("\n".join(self.tally.lines()) + "\n")
-        self.out.flush()
+            self.write("\n".join(self.tally.lines()) + "\n")
+        try:
+            self.out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError(exc.strerror or str(exc)) from None
         if self.io_errors:
             return _USAGE_ERROR
         return 1 if (self.tally.invalid or self.tally.request_errors) else 0
@@ -2238,6 +2310,24 @@ class _Reporter:
 
 class _InputError(Exception):
     """An input that cannot be read as text lines (I/O error, invalid UTF-8, truncated line)."""
+
+
+class _OutputError(Exception):
+    """The report cannot be written."""
+
+
+def _accumulated(reporter: "_Reporter", name: str, accumulator: ChatCompletionAccumulator) -> Optional[CreateChatCompletionResponse]:
+    """The stream's response, or None after reporting why it could not be rebuilt.
+
+    Chunks that each passed their check always add up to a response; should that ever fail,
+    the report says so rather than the command line stopping with a traceback.
+    """
+    try:
+        return accumulator.result()
+    except ValidationError as exc:
+        reporter.invalid(name, "stream", [Problem("accumulated response: " + p.path, p.message) for p in exc.errors],
+                         f"{accumulator.chunks} valid chunks")
+        return None
 
 
 def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool) -> None:
@@ -2339,7 +2429,11 @@ def _check_document(reporter: _Reporter, where: str, document: Any, strict: bool
         if stream is not None:
             stream.add(chunk)
             return
-        reporter.valid(where, "chunk", accumulate([chunk]), "model " + str(chunk.model), listed=listed)
+        single = ChatCompletionAccumulator()
+        single.add(chunk)
+        result = _accumulated(reporter, where, single)
+        if result is not None:
+            reporter.valid(where, "chunk", result, "model " + str(chunk.model), listed=listed)
         return
     try:
         parsed = CreateChatCompletionResponse.from_dict(document, strict=strict)
@@ -2377,7 +2471,9 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
         _check_document(reporter, f"{name}:{number}", document, strict, listed=False, stream=chunks)
     progress.done()
     if chunks.chunks:
-        reporter.valid(name, "stream", chunks.result(), f"{chunks.chunks} chunks; " + _describe(chunks.result()))
+        result = _accumulated(reporter, name, chunks)
+        if result is not None:
+            reporter.valid(name, "stream", result, f"{_plural(chunks.chunks, 'chunk')}; " + _describe(result))
     documents = reporter.tally.documents - before_docs
     invalid = reporter.tally.invalid - before_invalid
     valid = reporter.tally.valid - before_valid
@@ -2398,7 +2494,7 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
         for event, data, line in _events(lines):
             if progress.enabled and not line & 1023:
                 progress.tick(line)
-            if data == _DONE:
+            if data.startswith(_DONE):
                 break
             what, value = _read_event(event, data)
             if what is _SERVER_ERROR:
@@ -2417,13 +2513,14 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
     if problems:
         reporter.invalid(name, "stream", problems, f"{accumulator.chunks} valid chunks")
     elif error is not MISSING:
-        reporter.request_error(name, "stream", f"the server sent an error after {accumulator.chunks} chunks: "
+        reporter.request_error(name, "stream", f"the server sent an error after {_plural(accumulator.chunks, 'chunk')}: "
                                + _describe_error(error))
     elif not accumulator.chunks:
         reporter.invalid(name, "stream", [Problem("<stream>", "no chunks in it")])
     else:
-        result = accumulator.result()
-        reporter.valid(name, "stream", result, f"{accumulator.chunks} chunks; " + _describe(result))
+        result = _accumulated(reporter, name, accumulator)
+        if result is not None:
+            reporter.valid(name, "stream", result, f"{_plural(accumulator.chunks, 'chunk')}; " + _describe(result))
 
 
 class _Progress:
@@ -2495,9 +2592,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return reporter.finish()
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        # The reader stopped (| head): the report is cut short.  Point stdout at devnull so that
-        # the interpreter's own final flush does not complain.
+    except (BrokenPipeError, _OutputError) as exc:
+        # The reader stopped (| head), or the report could not be written (disk full): say so,
+        # unless the reader chose to stop.  Point stdout at devnull so that the interpreter's own
+        # final flush does not complain.
+        if isinstance(exc, _OutputError) and sys.stderr is not None:
+            sys.stderr.write(f"chatcompletion: cannot write the report: {exc}\n")
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

@@ -22,6 +22,8 @@ import tempfile
 import textwrap
 import time
 import unittest
+import unittest.mock
+from typing import List
 
 import chatcompletion
 from chatcompletion import (
@@ -2541,6 +2543,55 @@ class TestSSEReader(unittest.TestCase):
             with self.subTest(label):
                 self.assertEqual(list(iter_chunks(source)), self.expected())
 
+    def test_text_cut_anywhere(self):
+        """iter_bytes() and iter_content() cut wherever the network did: inside a "data:" prefix,
+        a JSON string, a CRLF or a UTF-8 character.  Every cut reads like the whole text."""
+        docs = text_stream_docs()
+        docs[1]["choices"][0]["delta"]["content"] = "caf\u00e9 \u2028 line \u0085 \U0001f600"
+        rng = random.Random(20261126)
+        for newline in ("\n", "\r\n", "\r"):
+            data = (": keep-alive" + newline + newline + sse(docs, newline=newline)).encode("utf-8")
+            expected = list(iter_chunks(data))
+            self.assertEqual(expected, self.expected(docs))
+            cuttings = {"bytes one at a time": [data[i:i + 1] for i in range(len(data))],
+                        "str one character at a time": list(data.decode("utf-8"))}
+            for trial in range(30):
+                cuts = sorted(rng.sample(range(1, len(data)), rng.randint(1, 12)))
+                cuttings[f"random cuts {trial}"] = [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
+            for label, pieces in cuttings.items():
+                with self.subTest(newline=repr(newline), cutting=label):
+                    self.assertEqual(list(iter_chunks(iter(pieces))), expected)
+
+    def test_lines_without_endings_are_read_as_they_come(self):
+        """A chunk from iter_lines() is yielded when its blank line comes, not one line later."""
+        docs = text_stream_docs()
+        lines = sse(docs).splitlines()
+        given: List[str] = []
+
+        def source():
+            for line in lines:
+                given.append(line)
+                yield line
+        for count, chunk in enumerate(iter_chunks(source()), 1):
+            self.assertEqual(chunk, Chunk.from_dict(docs[count - 1]))
+            self.assertEqual(given[-1], "", "read past the event's blank line")
+            self.assertEqual(given.count(""), count)
+
+    def test_a_text_file_in_another_encoding(self):
+        path = os.path.join(tempfile.mkdtemp(), "stream.sse")
+        self.addCleanup(shutil.rmtree, os.path.dirname(path))
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(": \u00c1\n\n" + sse(text_stream_docs()))  # UTF-8 C3 81: cp1252 has no 0x81
+        with open(path, encoding="cp1252") as handle:
+            with self.assertRaises(ValidationError) as caught:
+                list(iter_chunks(handle))
+        self.assertEqual(caught.exception.errors[0].path, "<stream>")
+        self.assertIn("cannot decode the stream", caught.exception.errors[0].message)
+
+    def test_done_with_trailing_space(self):
+        text = sse(text_stream_docs(), done=False) + "data: [DONE] \n\n" + "data: {oops\n\n"
+        self.assertEqual(list(iter_chunks(text)), self.expected())
+
     def test_byte_order_mark_before_the_first_line_is_dropped(self):
         text = sse(text_stream_docs())
         data = text.encode("utf-8")
@@ -2956,6 +3007,46 @@ class TestAccumulator(unittest.TestCase):
         self.assertEqual(message.extra["reasoning"], "ab")
         self.assertEqual(message.content, "Answer")
 
+    def test_strings_repeated_unchanged_are_kept_once(self):
+        # Groq's gpt-oss sends channel "analysis" on every chunk, Anthropic reasoning details carry
+        # their format on every piece, and Groq's compound model sends a finished tool's arguments
+        # again with its output.  Streamed text is joined even when a piece repeats it.
+        tool = {"index": 0, "type": "search", "arguments": '{"q": "x"}'}
+        docs = [delta_doc({"role": "assistant", "reasoning": "ha", "channel": "analysis",
+                           "reasoning_details": [{"type": "reasoning.text", "index": 0, "format": "v1", "text": "1"}],
+                           "executed_tools": [dict(tool, search_results={"results": []})]}),
+                delta_doc({"reasoning": "ha", "channel": "analysis",
+                           "reasoning_details": [{"type": "reasoning.text", "index": 0, "format": "v1", "text": "1"}],
+                           "executed_tools": [dict(tool, output="sunny")]}),
+                delta_doc({"reasoning": "!", "channel": "analysis", "content": "Hi"}, finish_reason="stop")]
+        result = accumulate(docs)
+        self.check_round_trip(result)
+        extra = self.message(result).extra
+        self.assertEqual(extra["reasoning"], "haha!")
+        self.assertEqual(extra["channel"], "analysis")
+        self.assertEqual(extra["reasoning_details"], [{"type": "reasoning.text", "index": 0, "format": "v1", "text": "11"}])
+        self.assertEqual(extra["executed_tools"], [dict(tool, search_results={"results": []}, output="sunny")])
+
+    def test_custom_tool_call_chunks(self):
+        custom = [delta_doc({"role": "assistant", "tool_calls": [
+                      {"index": 0, "id": "call_1", "type": "custom", "custom": {"name": "sql", "input": "SELECT"}}]}),
+                  delta_doc({"tool_calls": [{"index": 0, "custom": {"input": " 1"}}]}),
+                  delta_doc({}, finish_reason="tool_calls")]
+        call = self.message(accumulate(custom)).tool_calls[0]
+        self.assertIsInstance(call, ChatCompletionMessageCustomToolCall)
+        self.assertEqual((call.custom.name, call.custom.input), ("sql", "SELECT 1"))
+        # A malformed custom value passed each chunk's (lenient) check: it is left out, not fatal.
+        odd = [delta_doc({"tool_calls": [{"index": 0, "type": "custom", "custom": "x"}]})]
+        Chunk.from_dict(odd[0])
+        self.assertEqual(accumulate(odd).to_dict()["choices"][0]["message"]["tool_calls"], [{"type": "custom"}])
+
+    def test_not_an_iterable_of_chunks(self):
+        for value in (None, 5):
+            with self.subTest(value=value):
+                with self.assertRaises(ValidationError) as caught:
+                    accumulate(value)  # type: ignore[arg-type]
+                self.assertEqual(caught.exception.errors[0].path, "<root>")
+
     def test_unknown_keys_named_like_response_fields(self):
         # Keys the chunk model does not know, but the response model types: they are carried over
         # when they fit, and left out when they do not; accumulating never fails on parsed chunks.
@@ -3136,7 +3227,7 @@ class TestCommandLine(unittest.TestCase):
         result = self.run_cli(self.write("s.sse", text))
         out = self.text(result)
         self.assertEqual(result.returncode, 1, out)
-        self.assertIn("the server sent an error after 1 chunks: boom (x)", out)
+        self.assertIn("the server sent an error after 1 chunk: boom (x)", out)
 
     def test_batch_file_with_bad_lines_among_good(self) -> None:
         good = {"id": "b1", "custom_id": "r1", "response": {"status_code": 200, "request_id": "q", "body": self.response()}, "error": None}
@@ -3235,6 +3326,55 @@ class TestCommandLine(unittest.TestCase):
                 self.assertNotIn(b"Traceback", result.stderr)
                 self.assertEqual(result.returncode, 2, result.stderr)
                 self.assertIn(b"closed", result.stderr)
+
+    @unittest.skipUnless(os.path.exists("/dev/full"), "needs /dev/full")
+    def test_report_that_cannot_be_written(self) -> None:
+        path = self.write("ok.json", json.dumps(self.response()))
+        for args in ([path] * 3, ["--json", path]):
+            with self.subTest(args=args[0]):
+                with open("/dev/full", "w") as full:
+                    result = subprocess.run([sys.executable, CLI_SCRIPT, *args], stdout=full,
+                                            stderr=subprocess.PIPE, timeout=120)
+                self.assertEqual(result.returncode, 2, result.stderr)
+                self.assertEqual(result.stderr.decode(), "chatcompletion: cannot write the report: No space left on device\n")
+
+    def test_deeply_nested_error_values(self) -> None:
+        # json.loads reads a little deeper than json.dumps and repr() can write back from further
+        # down the stack: an error value nested just so deep must still be reported.
+        reported = []
+        for depth in range(700, 1100):
+            deep = "[" * depth + "]" * depth
+            try:
+                list(iter_chunks("event: error\ndata: " + deep + "\n\n"))
+            except StreamError as exc:
+                if "nested too deeply to show" in str(exc):
+                    reported.append(depth)
+        if not reported:
+            self.skipTest("on this Python, what json.loads reads here, json.dumps writes")
+        for depth in reported:
+            deep = "[" * depth + "]" * depth
+            for name, content in (("e.json", '{"error": ' + deep + "}"),
+                                  ("e.sse", "event: error\ndata: " + deep + "\n\n"),
+                                  ("b.jsonl", '{"id": "b", "custom_id": "r1", "response": null, "error": ' + deep + "}\n")):
+                with self.subTest(name=name, depth=depth):
+                    out = io.StringIO()
+                    with unittest.mock.patch.object(sys, "stdout", out):
+                        status = chatcompletion.main([self.write(name, content)])
+                    self.assertEqual(status, 1)
+
+    def test_a_stream_that_does_not_add_up_is_reported_not_raised(self) -> None:
+        # Chunks that each pass always add up to a response; should that ever fail, the report
+        # says so for the stream instead of stopping with a traceback.
+        path = self.write("s.sse", sse([delta_doc({"content": "Hi"})]))
+        failure = ValidationError([Problem("choices[0]", "boom")])
+        for args in ([path], ["--json", path]):
+            with self.subTest(args=args):
+                out = io.StringIO()
+                with unittest.mock.patch.object(ChatCompletionAccumulator, "result", side_effect=failure), \
+                        unittest.mock.patch.object(sys, "stdout", out):
+                    status = chatcompletion.main(args)
+                self.assertEqual(status, 1)
+                self.assertIn("accumulated response: choices[0]", out.getvalue())
 
     def test_reader_that_stops_early(self) -> None:
         # `chatcompletion.py ... | head`: the broken pipe is ours, not the input's.
