@@ -1542,8 +1542,9 @@ def _lines(source: Any) -> Iterator[str]:
     Pieces may be text cut anywhere (``iter_bytes()``, ``iter_content()``), lines with their
     endings (a file), or lines without them (``requests``' ``iter_lines()``).  Once a piece
     holds a line ending, a piece without one is the start of a line, and waits for the rest.
-    An empty piece is a blank line from a source of lines without endings; from then on, every
-    piece is a whole line.  Until one of the two shows, pieces wait; at the end, they are lines.
+    An empty piece after one without a line ending is a blank line from a source of lines
+    without endings; from then on, every piece is a whole line.  Until one of the two shows,
+    pieces wait; at the end, they are lines.
     CR, LF and CRLF end lines, and nothing else does, as the server-sent-events rules say.
     """
     if isinstance(source, (str, bytes, bytearray)):
@@ -1579,7 +1580,9 @@ def _lines(source: Any) -> Iterator[str]:
             if endings and after_cr and piece[:1] == "\n":
                 piece = piece[1:]
             if not piece:
-                if empty and not endings:  # a blank line, from lines without their endings
+                if empty and endings is False:
+                    yield ""
+                elif empty and endings is None and waiting:  # a blank line after a line without an ending
                     endings = False
                     yield from waiting
                     waiting = []

@@ -39,7 +39,9 @@ Checks, per case:
 9. accumulate() refuses a list of chunks only when one of them does not parse on its own;
 10. an object built by hand pickles, copies and deep-copies to an equal object, to_dict() turns
    it into something json.dumps() writes whenever its odd value is JSON-like, and from_dict()
-   of that accepts it or raises ValidationError.
+   of that accepts it or raises ValidationError;
+11. a stream read from pieces of its text (bytes cut anywhere, a file, one str or bytes)
+   decides, and accumulates, exactly as its whole text does.
 
 Seeds are a few documents written below and, when ../shared/corpus exists beside the repository,
 every responses/*.json and every data line of streams/*.sse (read in place).
@@ -150,6 +152,7 @@ FAILURE_KINDS = {
     "array": "an array of one item and of copies of it read differently",
     "text": "loads() decided otherwise than json.loads() followed by from_dict()",
     "accumulate": "accumulate() refused chunks that each parse",
+    "pieces": "a stream read otherwise in pieces than as its whole text",
     "slow": f"slower than {TIME_PER_BYTE * 1e6:g} us/byte + {TIME_FIXED * 1e3:g} ms",
     "memory": f"live objects growing by more than {OBJECTS_GROWTH} over the run (a leak)",
     "seed": "built-in seeds rejected",
@@ -1144,51 +1147,55 @@ def sse_text(rng: random.Random, documents: Sequence[Any], notes: List[str]) -> 
     return newline.join(lines) + (newline if rng.random() < 0.8 else "")
 
 
-def stream_source(rng: random.Random, text: str, notes: List[str]) -> Callable[[], Any]:
-    """A factory for a fresh source of the stream text in one of the forms iter_chunks reads."""
+def stream_source(rng: random.Random, text: str, notes: List[str]) -> Tuple[Callable[[], Any], bool]:
+    """A factory for a fresh source of the stream text in one of the forms iter_chunks reads, and
+    whether it holds exactly the text (so that it must read as the text itself does)."""
     data = text.encode("utf-8", "surrogatepass")
+    exact = True
     if rng.random() < 0.08:
+        exact = False
         at = rng.randint(0, len(data))
         bad = rng.choice(TEXT_BAD_BYTES)
         data = data[:at] + bad + data[at:]
         notes.append(f"bytes {bad!r} at {at}")
-    form = rng.randrange(8)
+    form = rng.randrange(9)
     if form == 0:
         notes.append("as one str")
-        return lambda: text
+        return (lambda: text), True
     if form == 1:
         notes.append("as str lines with endings")
-        lines = text.splitlines(True)
-        return lambda: list(lines)
+        lines = text.splitlines(True)  # also at U+2028 and the like, as httpx's iter_lines() does
+        return (lambda: list(lines)), False
     if form == 2:
         notes.append("as str lines without endings")
         bare = text.splitlines()
-        return lambda: iter(bare)
+        return (lambda: iter(bare)), False
     if form == 3:
         notes.append("as one bytes")
-        return lambda: data
-    if form == 4:
-        cuts = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, rng.randint(1, 12))))
+        return (lambda: data), exact
+    if form in (4, 8):  # cut anywhere: inside lines, CRLFs and UTF-8 characters
+        count = rng.randint(1, 12) if form == 4 else rng.randint(1, max(1, len(data)))
+        cuts = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, count)))
         pieces = [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
         notes.append(f"as {len(pieces)} bytes pieces")
-        return lambda: list(pieces)
+        return (lambda: iter(pieces)), exact
     if form == 5:
         notes.append("as BytesIO")
-        return lambda: io.BytesIO(data)
+        return (lambda: io.BytesIO(data)), exact
     if form == 6:
         notes.append("as StringIO")
-        return lambda: io.StringIO(text)
+        return (lambda: io.StringIO(text)), True
     notes.append("as bytearray")
-    return lambda: bytearray(data)
+    return (lambda: bytearray(data)), exact
 
 
 def build_stream(rng: random.Random, number: int, seeds: Seeds) -> Case:
     notes: List[str] = []
     documents = stream_documents(rng, seeds, notes)
     text = sse_text(rng, documents, notes)
-    factory = stream_source(rng, text, notes)
+    factory, exact = stream_source(rng, text, notes)
     strict = rng.random() < 0.25
-    return Case(number, "stream", "stream", strict, factory, text, "; ".join(notes), len(text), True)
+    return Case(number, "stream", "stream", strict, (factory, exact), text, "; ".join(notes), len(text), True)
 
 
 def build_chunks(rng: random.Random, number: int, seeds: Seeds) -> Case:
@@ -1565,7 +1572,7 @@ def check_text_verdict(tally: Tally, case: Case, label: str, error: Any) -> None
 
 
 def check_stream(tally: Tally, case: Case) -> None:
-    factory = case.payload
+    factory, exact = case.payload
     label = f"stream {'strict' if case.strict else 'lenient'}"
 
     def read(strict: bool) -> Any:
@@ -1578,6 +1585,14 @@ def check_stream(tally: Tally, case: Case) -> None:
     if status == "accepted":
         verify(label, result)
     cross_check(tally, case, status, read, verify, "stream")
+    if exact and status != "crashed":
+        whole_status, whole = attempt(tally, case, label + " (the whole text)",
+                                      lambda: cc.accumulate(cc.iter_chunks(case.display, strict=case.strict)),
+                                      primary=False)
+        if whole_status != status or (status == "accepted" and whole != result) \
+                or (status == "rejected" and whole.errors != result.errors):
+            record(tally, "pieces", case, f"read as {status} in its pieces, {whole_status} as the whole text: "
+                                          f"{str(result)[:150]} / {str(whole)[:150]}")
 
 
 def check_chunks(tally: Tally, case: Case) -> None:
