@@ -2555,7 +2555,7 @@ class TestSSEReader(unittest.TestCase):
             self.assertEqual(expected, self.expected(docs))
             cuttings = {"bytes one at a time": [data[i:i + 1] for i in range(len(data))],
                         "str one character at a time": list(data.decode("utf-8")),
-                        "empty pieces first and last": [b"", data[:7], data[7:], b""]}
+                        "empty pieces first and last": [b"", data[:40], data[40:], b""]}  # cut inside data
             for trial in range(30):
                 cuts = sorted(rng.sample(range(1, len(data)), rng.randint(1, 12)))
                 cuttings[f"random cuts {trial}"] = [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
