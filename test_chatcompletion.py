@@ -2057,7 +2057,8 @@ class TestRobustness(unittest.TestCase):
         self.assertLess(len(gc.get_objects()) - before, 100)
 
     def test_random_mutations(self):
-        """Bounded fuzz: only ValidationError escapes, accepted documents round-trip, lenient >= strict."""
+        """Bounded fuzz: only ValidationError escapes, accepted documents round-trip (also through
+        pickle and deepcopy), lenient >= strict."""
         rng = random.Random(20240501)
         seeds = fuzz_seeds()
         deadline = time.perf_counter() + 2.5
@@ -2086,6 +2087,8 @@ class TestRobustness(unittest.TestCase):
                 out = obj.to_dict()
                 if out != doc or model.from_dict(out, strict=strict) != obj:
                     failures.append(("round trip differs (strict=%s)" % strict, applied, before))
+                if pickle.loads(pickle.dumps(obj)) != obj or copy.deepcopy(obj) != obj:
+                    failures.append(("pickle or deepcopy differs (strict=%s)" % strict, applied, before))
             if json.dumps(doc) != before:
                 failures.append(("input mutated by parsing", applied, before))
             if verdicts.get(True) and not verdicts.get(False):
