@@ -290,7 +290,9 @@ def _copy_json(value: Any, dumping: bool = False) -> Any:
     stack: List[Tuple[Any, Any, int]] = [(value, root, 1)] if pending else []
     while stack:
         source, target, depth = stack.pop()
-        if depth > MAX_DEPTH and not dumping:
+        if depth > MAX_DEPTH:
+            if dumping:  # to_dict() of an object built by hand
+                raise ValueError(f"a value nested more than {MAX_DEPTH} levels deep, or circular")
             raise _Invalid
         if isinstance(target, list):
             for item in source:
@@ -332,6 +334,8 @@ def _new_container(value: Any, dumping: bool) -> Tuple[Any, bool]:
         return int(value), False
     if isinstance(value, float):
         return float(value), False
+    if type(value) is _Text:  # what the accumulator gathered
+        return "".join(value.pieces), False
     if not dumping:
         raise _Invalid
     if isinstance(value, _Model):
@@ -654,7 +658,9 @@ class _Array(_Kind):
             self.item.explain(item, _join(path, index), problems)
 
     def dump(self, value: Any) -> Any:
-        if not self.item_needs_dump:  # items are not checked: arrays of scalars are long and many
+        # Items of scalars are not checked: such arrays (bytes) are long and many, and checking each
+        # item of a hand-built one would cost logprobs-heavy responses a fifth of their to_dict().
+        if not self.item_needs_dump:
             return list(value)
         if len(value) < COLUMN_MIN:  # columns pay off only for long arrays
             return list(map(self.item.dump_any, value))
@@ -706,12 +712,10 @@ class _Map(_Kind):
                 self.value.explain(item, _join(path, key), problems)
 
     def dump(self, value: Any) -> Any:
-        if not self.value.needs_dump:
-            if self.value.plain.issuperset(map(type, value.values())):
-                return dict(value)
-            return _dump_json(value)  # a hand-built map holding a model, say
-        dump = self.value.dump_any
-        return {key: dump(item) for key, item in value.items()}
+        if not self.value.needs_dump:  # values are not checked, as in arrays of scalars
+            return dict(value)
+        dump, stored = self.value.dump, self.value.stored
+        return {key: dump(item) if type(item) in stored else _dump_json(item) for key, item in value.items()}
 
 
 class _Content(_Kind):
@@ -1101,6 +1105,8 @@ class _Model:
 
 def _restore(model: "Type[_Model]", values: Tuple[Any, ...], read_only: Optional[Tuple[int, ...]] = None) -> Any:
     """Unpickle what _Model.__reduce__ wrote: the fields' values, then ``extra`` unless it was empty."""
+    if isinstance(values, dict):  # written by version 1.0.0, as to_dict()
+        return _plans_of(model)[False].parse_root(values)
     if read_only is None:
         values += (_NO_EXTRA,)
     else:
@@ -1577,8 +1583,10 @@ def _lines(source: Any) -> Iterator[str]:
                 started = True
                 if piece[0] == "\ufeff":
                     piece = piece[1:]
-            if endings and after_cr and piece[:1] == "\n":
-                piece = piece[1:]
+            if after_cr and piece:
+                after_cr = False
+                if endings and piece[0] == "\n":
+                    piece = piece[1:]
             if not piece:
                 if empty and endings is False:
                     yield ""
@@ -1720,9 +1728,29 @@ def _describe_error(error: Any) -> str:
 
 # --------------------------------------------------------------------------- accumulating a stream
 
-# Keys whose strings are text streamed in pieces, joined even when a piece repeats the text so far.
+# Keys whose strings are text streamed in pieces, joined even when a piece repeats the last one.
 _STREAMED_TEXT_KEYS = frozenset({"content", "text", "reasoning", "reasoning_content", "thinking", "refusal",
                                  "transcript", "data", "summary"})
+
+
+class _Text:
+    """A string streamed in pieces under an unknown key, joined once, when the response is built
+    (see _new_container), so that long reasoning streams join in linear time."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, first: str) -> None:
+        self.pieces = [first]
+
+
+def _add_piece(into: Dict[str, Any], key: str, old: "Union[str, _Text]", value: str) -> None:
+    """Add the next piece of a string.  A piece equal to the last one is dropped, unless its key is
+    one of _STREAMED_TEXT_KEYS: labels such as ``channel`` or ``format`` come on every chunk, and
+    Groq sends a finished tool's ``arguments`` again with its output."""
+    text = old if isinstance(old, _Text) else _Text(old)
+    if key in _STREAMED_TEXT_KEYS or value != text.pieces[-1]:
+        text.pieces.append(value)
+    into[key] = text
 
 
 def _merge_json(into: Dict[str, Any], delta: Mapping[str, Any], depth: int = 0) -> None:
@@ -1731,9 +1759,7 @@ def _merge_json(into: Dict[str, Any], delta: Mapping[str, Any], depth: int = 0) 
     Strings are joined and lists extended (objects carrying an ``index`` merge into the entry with
     that index), except ``id``, ``type`` and ``index``, which keep their first non-null value;
     nested objects merge the same way, down to MAX_MERGE_DEPTH; any other value replaces what
-    was there.  A string that comes again unchanged is kept once, unless its key is one of
-    _STREAMED_TEXT_KEYS: labels such as ``channel`` or ``format`` come on every chunk, and Groq
-    sends a finished tool's ``arguments`` again with its output.
+    was there.  Joined strings are gathered as _Text and joined when the response is built.
     """
     for key, value in delta.items():
         if value is None:
@@ -1744,9 +1770,8 @@ def _merge_json(into: Dict[str, Any], delta: Mapping[str, Any], depth: int = 0) 
             into[key] = _copy_json(value)
         elif key in ("id", "type", "index"):
             continue
-        elif isinstance(old, str) and isinstance(value, str):
-            if value != old or key in _STREAMED_TEXT_KEYS:
-                into[key] = old + value
+        elif isinstance(value, str) and isinstance(old, (str, _Text)):
+            _add_piece(into, key, old, value)
         elif depth < MAX_MERGE_DEPTH and isinstance(old, dict) and isinstance(value, dict):
             _merge_json(old, value, depth + 1)
         elif depth < MAX_MERGE_DEPTH and isinstance(old, list) and isinstance(value, list):
@@ -1782,8 +1807,8 @@ def _merge_parts(into: List[Any], parts: Sequence[Any], depth: int = 0) -> None:
                 old = last.get(key)
                 if key == "type" or value is None:
                     continue
-                if isinstance(old, str) and isinstance(value, str):
-                    last[key] = old + value
+                if isinstance(value, str) and isinstance(old, (str, _Text)):
+                    _add_piece(last, key, old, value)
                 elif depth < MAX_MERGE_DEPTH and isinstance(old, list) and isinstance(value, list):
                     _merge_parts(old, value, depth + 1)
                 else:
@@ -1813,7 +1838,11 @@ class _ToolCallState:
         if _empty(self.type) and not _empty(call.type):
             self.type = call.type
         function = call.function
-        if isinstance(function, ChoiceDeltaFunctionCall):
+        if function is None or function is MISSING:
+            pass
+        elif not isinstance(function, ChoiceDeltaFunctionCall):
+            raise TypeError
+        else:
             self.has_function = True
             if _empty(self.name) and not _empty(function.name):
                 self.name = function.name
@@ -1835,11 +1864,11 @@ class _ToolCallState:
             if self.name is not MISSING:
                 function["name"] = self.name
             function["arguments"] = "".join(self.arguments)
-            function.update(self.function_extra)
+            function.update(_copy_json(self.function_extra))
             result["function"] = function
         model = _TOOL_CALL_TYPES.get(self.type, ChatCompletionMessageToolCall) if isinstance(self.type, str) \
             else ChatCompletionMessageToolCall
-        _add_extras(result, self.extra, model)
+        _add_extras(result, _copy_json(self.extra), model)
         return result
 
 
@@ -1866,6 +1895,9 @@ def _add_extras(document: Dict[str, Any], extra: Mapping[str, Any], model: Type[
                 except (_Invalid, RecursionError):
                     continue
         document[key] = value
+
+
+_TOKEN_LOGPROB_TYPE = frozenset({ChatCompletionTokenLogprob})
 
 
 class _ChoiceState:
@@ -1897,17 +1929,27 @@ class _ChoiceState:
         delta = choice.delta
         if isinstance(delta, ChatCompletionStreamResponseDelta):
             self.add_delta(delta)
+        elif delta is not None and delta is not MISSING:
+            raise TypeError
         logprobs = choice.logprobs
-        if isinstance(logprobs, ChoiceLogprobs):
+        if logprobs is None or logprobs is MISSING:
+            pass
+        elif not isinstance(logprobs, ChoiceLogprobs):
+            raise TypeError
+        else:
             self.logprobs_seen = True
-            if isinstance(logprobs.content, (tuple, list)):
+            content, refusal = logprobs.content, logprobs.refusal
+            for tokens in (content, refusal):
+                if isinstance(tokens, (tuple, list)) and not _TOKEN_LOGPROB_TYPE.issuperset(map(type, tokens)):
+                    raise TypeError
+            if isinstance(content, (tuple, list)):
                 if self.logprobs_content is None:
                     self.logprobs_content = []
-                self.logprobs_content.extend(logprobs.content)
-            if isinstance(logprobs.refusal, (tuple, list)):
+                self.logprobs_content.extend(content)
+            if isinstance(refusal, (tuple, list)):
                 if self.logprobs_refusal is None:
                     self.logprobs_refusal = []
-                self.logprobs_refusal.extend(logprobs.refusal)
+                self.logprobs_refusal.extend(refusal)
         if choice.finish_reason is not None and choice.finish_reason is not MISSING:
             self.finish_reason = choice.finish_reason
         for key, value in choice.extra.items():
@@ -1938,7 +1980,11 @@ class _ChoiceState:
             for call in delta.tool_calls:
                 self.tool_call_state(call).add(call)
         function_call = delta.function_call
-        if isinstance(function_call, ChoiceDeltaFunctionCall):
+        if function_call is None or function_call is MISSING:
+            pass
+        elif not isinstance(function_call, ChoiceDeltaFunctionCall):
+            raise TypeError
+        else:
             self.function_seen = True
             if _empty(self.function_name) and not _empty(function_call.name):
                 self.function_name = function_call.name
@@ -1977,7 +2023,7 @@ class _ChoiceState:
         if self.role is not MISSING:
             message["role"] = self.role
         if self.parts is not None:
-            message["content"] = self.parts
+            message["content"] = _copy_json(self.parts)
         else:
             message["content"] = "".join(self.content) if self.content_seen else None
         if self.tool_calls:
@@ -1989,7 +2035,7 @@ class _ChoiceState:
             function["arguments"] = "".join(self.function_call)
             message["function_call"] = function
         message["refusal"] = "".join(self.refusal) if self.refusal_seen else None
-        _add_extras(message, self.message_extra, ChatCompletionResponseMessage)
+        _add_extras(message, _copy_json(self.message_extra), ChatCompletionResponseMessage)
         logprobs: Any = None
         if self.logprobs_seen:
             logprobs = {
@@ -2024,7 +2070,7 @@ class ChatCompletionAccumulator:
             chunk = CreateChatCompletionStreamResponse.from_dict(chunk)
         try:
             self._add(chunk)
-        except (AttributeError, TypeError) as error:
+        except (AttributeError, TypeError, _Invalid) as error:
             # Only a chunk built by hand holds what no parse makes; say what is wrong with it.
             CreateChatCompletionStreamResponse.from_dict(chunk.to_dict())
             raise TypeError("add() takes chunks as from_dict() builds them, with models where the "
@@ -2039,10 +2085,18 @@ class ChatCompletionAccumulator:
                 value = getattr(chunk, key)
                 if value is not MISSING and (key not in first or not _empty(value)):
                     first[key] = value
-        if isinstance(chunk.usage, CompletionUsage):
-            self._usage = chunk.usage
-        if isinstance(chunk.moderation, ChatCompletionModeration):
-            self._moderation = chunk.moderation
+        # A value of another type than parsing gives (a dict in a chunk built by hand) raises
+        # TypeError, which add() turns into the reason.
+        usage = chunk.usage
+        if isinstance(usage, CompletionUsage):
+            self._usage = usage
+        elif usage is not None and usage is not MISSING:
+            raise TypeError
+        moderation = chunk.moderation
+        if isinstance(moderation, ChatCompletionModeration):
+            self._moderation = moderation
+        elif moderation is not None and moderation is not MISSING:
+            raise TypeError
         for key, value in chunk.extra.items():
             if value is not None or key not in self._extra:
                 self._extra[key] = value
@@ -2600,7 +2654,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # unless the reader chose to stop.  Point stdout at devnull so that the interpreter's own
         # final flush does not complain.
         if isinstance(exc, _OutputError) and sys.stderr is not None:
-            sys.stderr.write(f"chatcompletion: cannot write the report: {exc}\n")
+            try:
+                sys.stderr.write(f"chatcompletion: cannot write the report: {exc}\n")
+            except OSError:
+                pass
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

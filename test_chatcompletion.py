@@ -1139,11 +1139,35 @@ class TestHandBuiltObjects(unittest.TestCase):
 
     def test_maps_built_by_hand(self):
         top = TopLogprob(token="t", logprob=0.0, bytes=None)
-        chunk = Response(id="c", metadata={"a": "b", "c": top, "d": (1,)})  # type: ignore[dict-item]
-        self.assertEqual(chunk.to_dict()["metadata"], {"a": "b", "c": {"token": "t", "logprob": 0.0, "bytes": None},
-                                                       "d": [1]})
-        self.assertEqual(pickle.loads(pickle.dumps(chunk)), chunk)
-        self.assertIs(type(pickle.loads(pickle.dumps(chunk)).metadata), dict)
+        body = ModerationResultBody(flagged=False, categories={"violence": False}, category_scores={"violence": 0.1},
+                                    category_applied_input_types={"violence": ["text"], "odd": top})  # type: ignore
+        self.assertEqual(body.to_dict(), {"flagged": False, "categories": {"violence": False},
+                                          "category_scores": {"violence": 0.1},
+                                          "category_applied_input_types": {
+                                              "violence": ["text"], "odd": {"token": "t", "logprob": 0.0, "bytes": None}}})
+        restored = pickle.loads(pickle.dumps(body))
+        self.assertEqual(restored, body)
+        self.assertIs(type(restored.categories), dict)
+        # Values of maps of scalars are written as they are, like the items of bytes.
+        response = Response(id="c", metadata={"a": "b", "c": top})  # type: ignore[dict-item]
+        self.assertIs(response.to_dict()["metadata"]["c"], top)
+
+    def test_circular_or_too_deep_values(self):
+        loop: list = []
+        loop.append(loop)
+        deep: list = []
+        for _ in range(10_001):
+            deep = [deep]
+        for value in (loop, deep):
+            with self.assertRaisesRegex(ValueError, "nested more than 10000 levels deep, or circular"):
+                FunctionCall(name="f", arguments="{}", extra={"x": value}).to_dict()
+
+    def test_pickles_written_by_version_1_0_0_still_load(self):
+        # 1.0.0 pickled a model as (_restore, (model class, to_dict())).
+        class Old:
+            def __reduce__(self):
+                return chatcompletion._restore, (Response, full_response())
+        self.assertEqual(pickle.loads(pickle.dumps(Old())), Response.from_dict(full_response()))
 
     def test_extra_must_be_a_mapping(self):
         usage = CompletionUsage(prompt_tokens=1, extra=None)  # type: ignore[arg-type]
@@ -1170,6 +1194,22 @@ class TestHandBuiltObjects(unittest.TestCase):
                 with self.assertRaises(ValidationError) as caught:
                     accumulate([chunk(content="Hi"), bad])
                 self.assertEqual([p.path for p in caught.exception.errors], [path])
+        for field, value in (("delta", {"content": "x"}), ("logprobs", {"content": []}),
+                             ("logprobs", ChoiceLogprobs(content=({"token": "a"},))),  # type: ignore[arg-type]
+                             ("usage", {"total_tokens": 1})):
+            with self.subTest(field=field, value=value):
+                if field == "usage":
+                    odd = Chunk(choices=(), usage=value)  # type: ignore[arg-type]
+                else:
+                    odd = Chunk(choices=(ChunkChoice(index=0, **{field: value}),))  # type: ignore[arg-type]
+                with self.assertRaises((TypeError, ValidationError)):
+                    accumulate([odd])
+        for delta in ({"function_call": {"name": "f"}},
+                      {"tool_calls": (ChatCompletionMessageToolCallChunk(index=0, function={"name": "f"}),)},
+                      {"extra": {"x_parts": (1, 2)}}):
+            with self.subTest(delta=delta):
+                with self.assertRaisesRegex(TypeError, "pass chunk"):
+                    accumulate([chunk(content="Hi"), chunk(**delta)])  # type: ignore[arg-type]
         valid_but_dicts = chunk(tool_calls=[{"index": 0, "function": {"arguments": "}"}}])
         with self.assertRaisesRegex(TypeError, r"pass chunk\.to_dict\(\) instead"):
             accumulate([valid_but_dicts])
@@ -2566,6 +2606,21 @@ class TestSSEReader(unittest.TestCase):
                 with self.subTest(newline=repr(newline), cutting=label):
                     self.assertEqual(list(iter_chunks(iter(pieces))), expected)
 
+    def test_every_cut_of_mixed_line_endings(self):
+        # CRLF, then an LF blank line (found by review: a cut between CR and LF lost the blank line).
+        docs = text_stream_docs()[:3]
+        text = "".join("data: " + json.dumps(d) + ending for d, ending in zip(docs, ("\r\n\n", "\r\r", "\n\r\n")))
+        expected = list(iter_chunks(text))
+        self.assertEqual(expected, self.expected(docs))
+        # Two cuts, each next to a line-ending character, in every combination.
+        near_endings = sorted({at for i, char in enumerate(text) if char in "\r\n" for at in (i, i + 1)})
+        for first in near_endings:
+            for second in (at for at in near_endings if at > first):
+                cut = [text[:first], text[first:second], text[second:]]
+                for pieces in (cut, [piece.encode() for piece in cut]):
+                    with self.subTest(cuts=(first, second), kind=type(pieces[0]).__name__):
+                        self.assertEqual(list(iter_chunks(iter(pieces))), expected)
+
     def test_lines_without_endings_are_read_as_they_come(self):
         """A chunk from iter_lines() is yielded when its blank line comes, not one line later."""
         docs = text_stream_docs()
@@ -3030,6 +3085,19 @@ class TestAccumulator(unittest.TestCase):
         self.assertEqual(extra["channel"], "analysis")
         self.assertEqual(extra["reasoning_details"], [{"type": "reasoning.text", "index": 0, "format": "v1", "text": "11"}])
         self.assertEqual(extra["executed_tools"], [dict(tool, search_results={"results": []}, output="sunny")])
+        # A label that changes is joined to the old one once; its repeats are dropped as before.
+        docs = [delta_doc({"channel": channel}) for channel in ("analysis", "analysis", "final", "final", "final")]
+        self.assertEqual(self.message(accumulate(docs)).extra["channel"], "analysisfinal")
+
+    def test_long_reasoning_and_snapshots_along_the_way(self):
+        accumulator = ChatCompletionAccumulator()
+        for number in range(1, 2001):
+            accumulator.add(delta_doc({"reasoning_content": "ab ", "x_meta": {"note": "n"}}))
+            if number in (1, 2, 1000):  # a snapshot does not disturb what is gathered
+                self.assertEqual(self.message(accumulator.snapshot()).extra["reasoning_content"], "ab " * number)
+        extra = self.message(accumulator.result()).extra
+        self.assertEqual(extra["reasoning_content"], "ab " * 2000)
+        self.assertEqual(extra["x_meta"], {"note": "n"})
 
     def test_custom_tool_call_chunks(self):
         custom = [delta_doc({"role": "assistant", "tool_calls": [
@@ -3341,6 +3409,13 @@ class TestCommandLine(unittest.TestCase):
                                             stderr=subprocess.PIPE, timeout=120)
                 self.assertEqual(result.returncode, 2, result.stderr)
                 self.assertEqual(result.stderr.decode(), "chatcompletion: cannot write the report: No space left on device\n")
+
+    @unittest.skipUnless(os.path.exists("/dev/full"), "needs /dev/full")
+    def test_report_and_message_that_cannot_be_written(self) -> None:
+        path = self.write("ok.json", json.dumps(self.response()))
+        with open("/dev/full", "w") as full:
+            result = subprocess.run([sys.executable, CLI_SCRIPT, path], stdout=full, stderr=full, timeout=120)
+        self.assertEqual(result.returncode, 2)
 
     def test_deeply_nested_error_values(self) -> None:
         # json.loads reads a little deeper than json.dumps and repr() can write back from further

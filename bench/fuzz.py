@@ -1281,7 +1281,7 @@ def build_handbuilt(rng: random.Random, number: int, seeds: Seeds) -> Case:
         target = target[step] if isinstance(target, tuple) else getattr(target, step)
     field = rng.choice([f.name for f in dataclasses.fields(target) if f.name != "extra"] + ["extra"])
     value, label, writable = odd_value(rng, parsed, paths)
-    if field == "bytes":  # the one array of scalars: its items are written as they are (README)
+    if field in SCALAR_CONTAINERS:  # their items and values are written as they are (README)
         writable = False
     if field == "extra":
         value = {random_key(rng): value}
@@ -1612,6 +1612,8 @@ def check_chunks(tally: Tally, case: Case) -> None:
         record(tally, "accumulate", case, f"every chunk parses, but accumulate() said {str(result)[:200]}")
 
 
+# Fields holding arrays or maps of scalars, whose items to_dict() writes as they are.
+SCALAR_CONTAINERS = ("bytes", "metadata", "categories", "category_scores", "category_applied_input_types")
 # Python values that pickle refuses, and values that are not equal to a copy of themselves.
 UNPICKLABLE = ("memoryview", "mappingproxy")
 UNEQUAL_TO_ITSELF = ("nan", "object()", "object with a broken repr")
