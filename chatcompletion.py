@@ -1864,11 +1864,11 @@ class _ToolCallState:
             if self.name is not MISSING:
                 function["name"] = self.name
             function["arguments"] = "".join(self.arguments)
-            function.update(_copy_json(self.function_extra))
+            function.update(self.function_extra)
             result["function"] = function
         model = _TOOL_CALL_TYPES.get(self.type, ChatCompletionMessageToolCall) if isinstance(self.type, str) \
             else ChatCompletionMessageToolCall
-        _add_extras(result, _copy_json(self.extra), model)
+        _add_extras(result, self.extra, model)
         return result
 
 
@@ -1889,11 +1889,13 @@ def _add_extras(document: Dict[str, Any], extra: Mapping[str, Any], model: Type[
             continue
         if key in plan.keyset:
             index, plain, parse = plan.slots[key]
-            if type(value) not in plain:
-                try:
+            try:
+                value = _copy_json(value)  # joins what was gathered in pieces, so that it can be checked
+                if type(value) not in plain:
                     parse(value)
-                except (_Invalid, RecursionError):
-                    continue
+            except (_Invalid, RecursionError):
+                continue
+        # Other unknown keys are copied, and their pieces joined, by the parse of the response.
         document[key] = value
 
 
@@ -2023,7 +2025,7 @@ class _ChoiceState:
         if self.role is not MISSING:
             message["role"] = self.role
         if self.parts is not None:
-            message["content"] = _copy_json(self.parts)
+            message["content"] = self.parts
         else:
             message["content"] = "".join(self.content) if self.content_seen else None
         if self.tool_calls:
@@ -2035,7 +2037,7 @@ class _ChoiceState:
             function["arguments"] = "".join(self.function_call)
             message["function_call"] = function
         message["refusal"] = "".join(self.refusal) if self.refusal_seen else None
-        _add_extras(message, _copy_json(self.message_extra), ChatCompletionResponseMessage)
+        _add_extras(message, self.message_extra, ChatCompletionResponseMessage)
         logprobs: Any = None
         if self.logprobs_seen:
             logprobs = {

@@ -1178,7 +1178,8 @@ def stream_source(rng: random.Random, text: str, notes: List[str]) -> Tuple[Call
         cuts = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, count)))
         pieces = [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
         notes.append(f"as {len(pieces)} bytes pieces")
-        return (lambda: iter(pieces)), exact
+        # Text without a single line ending, in several pieces, reads as one line per piece (README).
+        return (lambda: iter(pieces)), exact and (b"\n" in data or b"\r" in data or len(pieces) < 2)
     if form == 5:
         notes.append("as BytesIO")
         return (lambda: io.BytesIO(data)), exact
@@ -1589,8 +1590,11 @@ def check_stream(tally: Tally, case: Case) -> None:
         whole_status, whole = attempt(tally, case, label + " (the whole text)",
                                       lambda: cc.accumulate(cc.iter_chunks(case.display, strict=case.strict)),
                                       primary=False)
+        # Near the recursion limit, json.loads may say so of an array or of an object, depending
+        # on the depth of the stack it is called from: the same verdict is enough there.
+        near_limit = status == "rejected" and "recursion" in str(result) + str(whole)
         if whole_status != status or (status == "accepted" and whole != result) \
-                or (status == "rejected" and whole.errors != result.errors):
+                or (status == "rejected" and whole.errors != result.errors and not near_limit):
             record(tally, "pieces", case, f"read as {status} in its pieces, {whole_status} as the whole text: "
                                           f"{str(result)[:150]} / {str(whole)[:150]}")
 
