@@ -1663,10 +1663,12 @@ def _events(source: Any) -> Iterator[Tuple[str, str, int]]:
 def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iterator[CreateChatCompletionStreamResponse]:
     """Yield the chunks of a server-sent-events stream, checked as ``strict`` says.
 
-    ``source`` is an iterable of str or bytes lines (``requests``' or ``httpx``' ``iter_lines()``),
-    a binary or text file object (an ``http.client`` response, an open ``.sse`` file), or the
-    whole stream as one str or bytes.  Comment lines, ``event:`` lines, multi-line data, CR/LF
-    and a stream that ends without ``[DONE]`` are all handled; reading stops at ``[DONE]``.
+    ``source`` is the stream's text in str or bytes pieces cut anywhere (``httpx``'
+    ``iter_bytes()``; prefer it to httpx's ``iter_lines()``, which also splits at U+2028), an
+    iterable of lines with or without their endings (``requests``' ``iter_lines()``), a binary
+    or text file object (an ``http.client`` response, an open ``.sse`` file), or the whole
+    stream as one str or bytes.  Comment lines, ``event:`` lines, multi-line data, CR/LF and a
+    stream that ends without ``[DONE]`` are all handled; reading stops at ``[DONE]``.
 
     An ``error`` event, or a chunk that carries a non-null ``error``, raises StreamError with the
     provider's error and (when ``keep`` is true) the chunks read before it.  With ``keep=False``
