@@ -507,10 +507,22 @@ class _Choice(_Scalar):
         return super().parse(value)
 
 
-class _Object(_Kind):
-    """A nested model."""
+class _ModelKind(_Kind):
+    """A kind whose stored values are models (``stored`` holds their classes)."""
 
     needs_dump = True
+
+    def dump(self, value: Any) -> Any:
+        return value.to_dict()
+
+    def dump_any(self, value: Any) -> Any:  # one call for the usual case
+        if type(value) in self.stored:
+            return value.to_dict()
+        return _dump_json(value)
+
+
+class _Object(_ModelKind):
+    """A nested model."""
 
     def __init__(self, model: "Type[_Model]", strict: bool, nullable: bool) -> None:
         self.model = model
@@ -539,24 +551,14 @@ class _Object(_Kind):
             return
         self.plan.explain(value, path, problems)
 
-    def dump(self, value: Any) -> Any:
-        return value.to_dict()
-
-    def dump_any(self, value: Any) -> Any:  # one call for the usual case
-        if type(value) is self.model:
-            return value.to_dict()
-        return _dump_json(value)
-
     def dump_column(self, column: List[Any]) -> List[Any]:
         if not self.stored.issuperset(map(type, column)):
             return list(map(self.dump_any, column))
         return _dump_many(self.model, column)
 
 
-class _OneOf(_Kind):
+class _OneOf(_ModelKind):
     """Models told apart by their ``type`` key (tool calls, moderation results)."""
-
-    needs_dump = True
 
     def __init__(self, by_type: "Dict[str, Type[_Model]]", fallback: "Optional[Type[_Model]]",
                  strict: bool, nullable: bool) -> None:
@@ -594,14 +596,6 @@ class _OneOf(_Kind):
                                     if "type" in value else f"required key is missing (one of {tags})"))
             return
         plan.explain(value, path, problems)
-
-    def dump(self, value: Any) -> Any:
-        return value.to_dict()
-
-    def dump_any(self, value: Any) -> Any:  # one call for the usual case
-        if type(value) in self.stored:
-            return value.to_dict()
-        return _dump_json(value)
 
 
 class _Array(_Kind):
@@ -714,7 +708,7 @@ class _Map(_Kind):
     def dump(self, value: Any) -> Any:
         if not self.value.needs_dump:  # values are not checked, as in arrays of scalars
             return dict(value)
-        dump, stored = self.value.dump, self.value.stored
+        dump, stored = self.value.dump, self.value.stored  # dump_any(), written out to save a call per value
         return {key: dump(item) if type(item) in stored else _dump_json(item) for key, item in value.items()}
 
 
@@ -1162,7 +1156,7 @@ def _prepare_models() -> None:
         anywhere = {**dict.fromkeys(_SEQUENCE_TYPES | _MAPPING_TYPES, _dump_json),
                     **dict.fromkeys(_MODELS, _Model.to_dict)}
         cls._dump_fields = tuple(
-            (key, {**anywhere, **dict.fromkeys(kind.stored, _Model.to_dict if isinstance(kind, (_Object, _OneOf))
+            (key, {**anywhere, **dict.fromkeys(kind.stored, _Model.to_dict if isinstance(kind, _ModelKind)
                                                else kind.dump)})
             for key, kind in zip(lenient.keys, lenient.kinds))
         cls._attr_getters = tuple(attrgetter(name) for name in names)  # the known fields, then extra
@@ -1842,9 +1836,7 @@ class _ToolCallState:
         function = call.function
         if function is None or function is MISSING:
             pass
-        elif not isinstance(function, ChoiceDeltaFunctionCall):
-            raise TypeError
-        else:
+        elif isinstance(function, ChoiceDeltaFunctionCall):
             self.has_function = True
             if _empty(self.name) and not _empty(function.name):
                 self.name = function.name
@@ -1852,6 +1844,8 @@ class _ToolCallState:
                 self.arguments.append(function.arguments)
             if function.extra:
                 _merge_json(self.function_extra, function.extra)
+        else:
+            raise TypeError  # as in ChatCompletionAccumulator._add
         if call.extra:
             _merge_json(self.extra, call.extra)
 
@@ -1904,6 +1898,17 @@ def _add_extras(document: Dict[str, Any], extra: Mapping[str, Any], model: Type[
 _TOKEN_LOGPROB_TYPE = frozenset({ChatCompletionTokenLogprob})
 
 
+def _gather_tokens(gathered: Optional[List[ChatCompletionTokenLogprob]],
+                   tokens: Sequence[Any]) -> List[ChatCompletionTokenLogprob]:
+    """Add a chunk's logprob tokens to those gathered so far (None before the first)."""
+    if not _TOKEN_LOGPROB_TYPE.issuperset(map(type, tokens)):
+        raise TypeError  # as in ChatCompletionAccumulator._add
+    if gathered is None:
+        gathered = []
+    gathered.extend(tokens)
+    return gathered
+
+
 class _ChoiceState:
     __slots__ = ("index", "role", "content", "parts", "refusal", "tool_calls", "by_index", "function_call",
                  "logprobs_seen", "logprobs_content", "logprobs_refusal", "finish_reason", "message_extra",
@@ -1931,29 +1936,23 @@ class _ChoiceState:
 
     def add(self, choice: ChunkChoice) -> None:
         delta = choice.delta
-        if isinstance(delta, ChatCompletionStreamResponseDelta):
+        if delta is None or delta is MISSING:
+            pass
+        elif isinstance(delta, ChatCompletionStreamResponseDelta):
             self.add_delta(delta)
-        elif delta is not None and delta is not MISSING:
-            raise TypeError
+        else:
+            raise TypeError  # as in ChatCompletionAccumulator._add
         logprobs = choice.logprobs
         if logprobs is None or logprobs is MISSING:
             pass
-        elif not isinstance(logprobs, ChoiceLogprobs):
-            raise TypeError
-        else:
+        elif isinstance(logprobs, ChoiceLogprobs):
             self.logprobs_seen = True
-            content, refusal = logprobs.content, logprobs.refusal
-            for tokens in (content, refusal):
-                if isinstance(tokens, (tuple, list)) and not _TOKEN_LOGPROB_TYPE.issuperset(map(type, tokens)):
-                    raise TypeError
-            if isinstance(content, (tuple, list)):
-                if self.logprobs_content is None:
-                    self.logprobs_content = []
-                self.logprobs_content.extend(content)
-            if isinstance(refusal, (tuple, list)):
-                if self.logprobs_refusal is None:
-                    self.logprobs_refusal = []
-                self.logprobs_refusal.extend(refusal)
+            if isinstance(logprobs.content, (tuple, list)):
+                self.logprobs_content = _gather_tokens(self.logprobs_content, logprobs.content)
+            if isinstance(logprobs.refusal, (tuple, list)):
+                self.logprobs_refusal = _gather_tokens(self.logprobs_refusal, logprobs.refusal)
+        else:
+            raise TypeError
         if choice.finish_reason is not None and choice.finish_reason is not MISSING:
             self.finish_reason = choice.finish_reason
         for key, value in choice.extra.items():
@@ -1986,14 +1985,14 @@ class _ChoiceState:
         function_call = delta.function_call
         if function_call is None or function_call is MISSING:
             pass
-        elif not isinstance(function_call, ChoiceDeltaFunctionCall):
-            raise TypeError
-        else:
+        elif isinstance(function_call, ChoiceDeltaFunctionCall):
             self.function_seen = True
             if _empty(self.function_name) and not _empty(function_call.name):
                 self.function_name = function_call.name
             if isinstance(function_call.arguments, str):
                 self.function_call.append(function_call.arguments)
+        else:
+            raise TypeError
         if delta.extra:
             _merge_json(self.message_extra, delta.extra)
 
@@ -2089,17 +2088,21 @@ class ChatCompletionAccumulator:
                 value = getattr(chunk, key)
                 if value is not MISSING and (key not in first or not _empty(value)):
                     first[key] = value
-        # A value of another type than parsing gives (a dict in a chunk built by hand) raises
-        # TypeError, which add() turns into the reason.
+        # Each nested model is absent, or of its model, or else (a dict in a chunk built by hand)
+        # raises TypeError, which add() turns into the reason.
         usage = chunk.usage
-        if isinstance(usage, CompletionUsage):
+        if usage is None or usage is MISSING:
+            pass
+        elif isinstance(usage, CompletionUsage):
             self._usage = usage
-        elif usage is not None and usage is not MISSING:
+        else:
             raise TypeError
         moderation = chunk.moderation
-        if isinstance(moderation, ChatCompletionModeration):
+        if moderation is None or moderation is MISSING:
+            pass
+        elif isinstance(moderation, ChatCompletionModeration):
             self._moderation = moderation
-        elif moderation is not None and moderation is not MISSING:
+        else:
             raise TypeError
         for key, value in chunk.extra.items():
             if value is not None or key not in self._extra:
@@ -2294,9 +2297,11 @@ class _Reporter:
         if as_json:
             self.write('{"documents": [')
 
-    def write(self, text: str) -> None:
+    def write(self, text: str, flush: bool = False) -> None:
         try:
             self.out.write(text)
+            if flush:
+                self.out.flush()
         except BrokenPipeError:
             raise
         except OSError as exc:  # the report cannot be written (disk full, ...): not the input's fault
@@ -2353,17 +2358,13 @@ class _Reporter:
 
     def finish(self) -> int:
         summary = self.tally.to_dict()
+        text = ""
         if self.as_json:
             summary["io_errors"] = self.io_errors
-            self.write(("\n" if not self.first_entry else "") + '], "summary": ' + json.dumps(summary) + "}\n")
+            text = ("\n" if not self.first_entry else "") + '], "summary": ' + json.dumps(summary) + "}\n"
         elif not self.quiet:
-            self.write("\n".join(self.tally.lines()) + "\n")
-        try:
-            self.out.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise _OutputError(exc.strerror or str(exc)) from None
+            text = "\n".join(self.tally.lines()) + "\n"
+        self.write(text, flush=True)
         if self.io_errors:
             return _USAGE_ERROR
         return 1 if (self.tally.invalid or self.tally.request_errors) else 0
