@@ -2202,6 +2202,8 @@ class _Tally:
     def add(self, response: CreateChatCompletionResponse) -> None:
         # Type tests rather than truth tests: MISSING's __bool__ is a Python call, and this runs
         # once per line of a batch file.
+        self.documents += 1
+        self.valid += 1
         model = response.model if type(response.model) is str else "(none)"
         self.models[model] = self.models.get(model, 0) + 1
         if type(response.choices) is tuple:
@@ -2333,8 +2335,6 @@ class _Reporter:
 
     def valid(self, where: str, kind: str, response: CreateChatCompletionResponse, detail: str = "",
               listed: bool = True) -> None:
-        self.tally.documents += 1
-        self.tally.valid += 1
         self.tally.add(response)
         if listed:
             self.entry(where, "valid", kind, detail or _describe(response))
@@ -2514,6 +2514,8 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
     progress = _Progress(name)
     show_progress = progress.enabled
     number = 0
+    build = _plans_of(CreateChatCompletionResponse)[bool(strict)].build
+    tally = reporter.tally
     for number, line in enumerate(lines, 1):
         if show_progress and not number & 1023:
             progress.tick(number)
@@ -2530,6 +2532,19 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
                 raise _InputError(f"line {number}: truncated (the file ends inside a JSON document)") from None
             reporter.invalid(f"{name}:{number}", "line", [Problem("<root>", f"invalid JSON: {exc}")])
             continue
+        # The usual line of a batch file, a successful request whose body is valid, is counted
+        # here without the general path's calls (3% of the time per line); any other line, or
+        # a body that fails, goes through _check_document(), which says why.
+        if type(document) is dict and "custom_id" in document:
+            response = document.get("response")
+            if document.get("error") is None and type(response) is dict and response.get("status_code") == 200:
+                try:
+                    parsed = build(response.get("body"))
+                except (_Invalid, RecursionError):
+                    pass
+                else:
+                    tally.add(parsed)
+                    continue
         _check_document(reporter, f"{name}:{number}", document, strict, listed=False, stream=chunks)
     progress.done()
     if chunks.chunks:

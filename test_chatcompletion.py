@@ -3318,6 +3318,33 @@ class TestCommandLine(unittest.TestCase):
         self.assertIn("batch.jsonl: invalid JSON Lines: 7 lines, 6 documents, 2 valid, 2 invalid, 2 request errors", out)
         self.assertNotIn("batch.jsonl:1:", out)  # valid lines are counted, not listed
 
+    def test_batch_lines_in_strict_mode_and_their_summary(self) -> None:
+        # Valid batch lines take a shorter path than the rest; both must count and check alike.
+        def line(custom_id: str, body: dict, status: int = 200) -> str:
+            return json.dumps({"id": "b", "custom_id": custom_id, "error": None,
+                               "response": {"status_code": status, "request_id": "q", "body": body}})
+        lenient_only = self.response()
+        del lenient_only["choices"][0]["message"]["refusal"]
+        lines = [line("r1", self.response()), line("r2", lenient_only), line("r3", self.response(model="o3")),
+                 line("r4", self.response(), status=500)]
+        path = self.write("strict.jsonl", "\n".join(lines) + "\n")
+        lenient = json.loads(self.text(self.run_cli("--json", path)))["summary"]
+        self.assertEqual((lenient["documents"], lenient["valid"], lenient["invalid"], lenient["request_errors"]),
+                         (4, 3, 0, 1))
+        self.assertEqual(lenient["models"], {"gpt-4o": 2, "o3": 1})
+        self.assertEqual(lenient["tokens"], {"prompt": 9, "completion": 6, "cached": 3, "reasoning": 3, "total": 15})
+        result = self.run_cli("--json", "--strict", path)
+        report = json.loads(self.text(result))
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual([(d["source"], d["status"]) for d in report["documents"]],
+                         [(path + ":2", "invalid"), (path + ":4", "error"), (path, "invalid")])
+        self.assertEqual(report["documents"][0]["problems"],
+                         [{"path": "response.body.choices[0].message.refusal", "message": "required key is missing"}])
+        strict = report["summary"]
+        self.assertEqual((strict["documents"], strict["valid"], strict["invalid"], strict["request_errors"]),
+                         (4, 2, 1, 1))
+        self.assertEqual(strict["models"], {"gpt-4o": 1, "o3": 1})
+
     def test_line_numbers_count_blank_lines(self) -> None:
         lines = ["", "", json.dumps(self.response()), "", json.dumps(self.response(id=5)), ""]
         out = self.text(self.run_cli("--quiet", self.write("gaps.jsonl", "\n".join(lines) + "\n")))
