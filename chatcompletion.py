@@ -1726,7 +1726,7 @@ def _describe_error(error: Any) -> str:
 
 # Keys whose strings are text streamed in pieces, joined even when a piece repeats the last one.
 _STREAMED_TEXT_KEYS = frozenset({"content", "text", "reasoning", "reasoning_content", "thinking", "refusal",
-                                 "transcript", "data", "summary"})
+                                 "transcript", "data", "summary", "input"})
 
 
 class _Text:
@@ -1763,7 +1763,16 @@ def _merge_json(into: Dict[str, Any], delta: Mapping[str, Any], depth: int = 0) 
             continue
         old = into.get(key)
         if old is None:
-            into[key] = _copy_json(value)
+            # Built by merging rather than copied, so that fragments sharing an index within
+            # this first list come together, as they do in later chunks.
+            if depth < MAX_MERGE_DEPTH and isinstance(value, list):
+                into[key] = []
+                _extend_json(into[key], value, depth + 1)
+            elif depth < MAX_MERGE_DEPTH and isinstance(value, dict):
+                into[key] = {}
+                _merge_json(into[key], value, depth + 1)
+            else:
+                into[key] = _copy_json(value)
         elif key in ("id", "type", "index"):
             continue
         elif isinstance(value, str) and isinstance(old, (str, _Text)):
@@ -1827,18 +1836,20 @@ class _ToolCallState:
         self.has_function = False
 
     def add(self, call: ChatCompletionMessageToolCallChunk) -> None:
-        if _empty(self.id) and not _empty(call.id):
-            self.id = call.id
-        elif self.id is MISSING and call.id is not MISSING:
-            self.id = call.id
-        if _empty(self.type) and not _empty(call.type):
+        call_id = call.id
+        if isinstance(call_id, str) and (call_id or self.id is MISSING or self.id is None):
+            if _empty(self.id):
+                self.id = call_id
+        elif call_id is None and self.id is MISSING:
+            self.id = None
+        if _empty(self.type) and isinstance(call.type, str) and call.type:
             self.type = call.type
         function = call.function
         if function is None or function is MISSING:
             pass
         elif isinstance(function, ChoiceDeltaFunctionCall):
             self.has_function = True
-            if _empty(self.name) and not _empty(function.name):
+            if _empty(self.name) and isinstance(function.name, str) and function.name:
                 self.name = function.name
             if isinstance(function.arguments, str):
                 self.arguments.append(function.arguments)
@@ -1953,14 +1964,16 @@ class _ChoiceState:
                 self.logprobs_refusal = _gather_tokens(self.logprobs_refusal, logprobs.refusal)
         else:
             raise TypeError
-        if choice.finish_reason is not None and choice.finish_reason is not MISSING:
-            self.finish_reason = choice.finish_reason
+        reason = choice.finish_reason
+        # An empty reason (some servers send "" on every chunk) never replaces a real one.
+        if isinstance(reason, str) and (reason or self.finish_reason is None):
+            self.finish_reason = reason
         for key, value in choice.extra.items():
             if value is not None or key not in self.choice_extra:
                 self.choice_extra[key] = value
 
     def add_delta(self, delta: ChatCompletionStreamResponseDelta) -> None:
-        if _empty(self.role) and not _empty(delta.role):
+        if _empty(self.role) and isinstance(delta.role, str) and delta.role:
             self.role = delta.role
         content = delta.content
         if isinstance(content, str):
@@ -1987,7 +2000,7 @@ class _ChoiceState:
             pass
         elif isinstance(function_call, ChoiceDeltaFunctionCall):
             self.function_seen = True
-            if _empty(self.function_name) and not _empty(function_call.name):
+            if _empty(self.function_name) and isinstance(function_call.name, str) and function_call.name:
                 self.function_name = function_call.name
             if isinstance(function_call.arguments, str):
                 self.function_call.append(function_call.arguments)
@@ -2051,6 +2064,10 @@ class _ChoiceState:
         return result
 
 
+# The chunk's values that the response takes from the first chunk that has them.
+_FIRST_VALUE_TYPES = (("id", str), ("model", str), ("created", int), ("system_fingerprint", str), ("service_tier", str))
+
+
 class ChatCompletionAccumulator:
     """Rebuilds a full chat completion from stream chunks.
 
@@ -2083,10 +2100,12 @@ class ChatCompletionAccumulator:
     def _add(self, chunk: CreateChatCompletionStreamResponse) -> None:
         self.chunks += 1
         first = self._first
-        for key in ("id", "model", "created", "system_fingerprint", "service_tier"):
+        for key, expected in _FIRST_VALUE_TYPES:
             if key not in first or _empty(first[key]) or first[key] == 0:
                 value = getattr(chunk, key)
-                if value is not MISSING and (key not in first or not _empty(value)):
+                # A value of another type (only a chunk built by hand has one) is left out.
+                fits = value is None or (isinstance(value, expected) and not isinstance(value, bool))
+                if fits and (key not in first or not _empty(value)):
                     first[key] = value
         # Each nested model is absent, or of its model, or else (a dict in a chunk built by hand)
         # raises TypeError, which add() turns into the reason.
@@ -2110,7 +2129,7 @@ class ChatCompletionAccumulator:
         if isinstance(chunk.choices, (tuple, list)):
             states = self._choices
             for choice in chunk.choices:
-                index = choice.index if isinstance(choice.index, int) else 0
+                index = choice.index if isinstance(choice.index, int) and not isinstance(choice.index, bool) else 0
                 state = states.get(index)
                 if state is None:
                     state = states[index] = _ChoiceState(index)

@@ -2837,6 +2837,55 @@ class TestAccumulator(unittest.TestCase):
         with self.assertRaises(ValidationError):
             accumulate([delta_doc({"content": 5})])
 
+    def test_custom_tool_call_input_keeps_repeated_pieces(self):
+        # Code streamed to a custom tool repeats pieces (indentation, newlines) all the time.
+        pieces = ["def f():\n", "    ", "    ", "return 1\n", "\n", "\n"]
+        docs = [delta_doc({"tool_calls": [{"index": 0, "id": "call_1", "type": "custom",
+                                           "custom": {"name": "python", "input": pieces[0]}}]})]
+        docs += [delta_doc({"tool_calls": [{"index": 0, "custom": {"input": piece}}]}) for piece in pieces[1:]]
+        (call,) = self.message(accumulate(docs)).tool_calls
+        self.assertIsInstance(call, chatcompletion.ChatCompletionMessageCustomToolCall)
+        self.assertEqual((call.custom.name, call.custom.input), ("python", "".join(pieces)))
+
+    def test_fragments_sharing_an_index_merge_in_the_first_list_too(self):
+        details = [{"index": 0, "type": "reasoning.text", "text": "a"}, {"index": 0, "text": "b"},
+                   {"index": 1, "type": "reasoning.summary", "summary": "s"}]
+        docs = [delta_doc({"reasoning_details": details}), delta_doc({"reasoning_details": [{"index": 0, "text": "c"}]})]
+        self.assertEqual(self.message(accumulate(docs)).extra["reasoning_details"],
+                         [{"index": 0, "type": "reasoning.text", "text": "abc"},
+                          {"index": 1, "type": "reasoning.summary", "summary": "s"}])
+        self.assertEqual(details[0], {"index": 0, "type": "reasoning.text", "text": "a"})  # the input is not changed
+
+    def test_an_empty_finish_reason_does_not_replace_a_real_one(self):
+        stop = [delta_doc({"content": "hi"}), delta_doc({}, finish_reason="stop"), delta_doc({}, finish_reason="")]
+        self.assertEqual(accumulate(stop).choices[0].finish_reason, "stop")
+        only_empty = [delta_doc({"content": "hi"}, finish_reason=""), delta_doc({})]
+        self.assertEqual(accumulate(only_empty).choices[0].finish_reason, "")
+        self.assertIsNone(accumulate([delta_doc({"content": "hi"})]).choices[0].finish_reason)
+
+    def test_hand_built_values_of_the_wrong_type_are_left_out(self):
+        # A value no parse makes must not poison every later snapshot().
+        chunk = chatcompletion.loads_chunk(json.dumps(delta_doc(
+            {"role": "assistant", "content": "x", "tool_calls": [{"index": 0, "id": "c", "type": "function",
+                                                                 "function": {"name": "f", "arguments": "{}"}}]},
+            id="chatcmpl-1", model="m")))
+        choice = chunk.choices[0]
+        call = choice.delta.tool_calls[0]
+        odd_call = dataclasses.replace(call, id=5, type=True, function=dataclasses.replace(call.function, name=7))
+        odd_choice = dataclasses.replace(choice, index=True, finish_reason=5, delta=dataclasses.replace(
+            choice.delta, role=5, tool_calls=(odd_call,)))
+        odd = dataclasses.replace(chunk, id=5, model=7, created="now", system_fingerprint=1.5, choices=(odd_choice,))
+        accumulator = ChatCompletionAccumulator()
+        accumulator.add(odd)
+        accumulator.add(chunk)
+        result = accumulator.result()
+        self.assertEqual((result.id, result.model, result.created, result.system_fingerprint),
+                         ("chatcmpl-1", "m", 1700000000, "fp_s1"))
+        (first,) = result.choices  # index True is read as 0, the parsed chunk's index
+        self.assertEqual((first.index, first.finish_reason, first.message.role), (0, None, "assistant"))
+        self.assertEqual(first.message.content, "xx")
+        self.assertEqual([(c.id, c.type, c.function.name) for c in first.message.tool_calls], [("c", "function", "f")])
+
     def test_interleaved_choices(self):
         docs = []
         for step in range(3):
