@@ -1664,8 +1664,9 @@ def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iter
     stream as one str or bytes.  Comment lines, ``event:`` lines, multi-line data, CR/LF and a
     stream that ends without ``[DONE]`` are all handled; reading stops at ``[DONE]``.
 
-    An ``error`` event, or a chunk that carries a non-null ``error``, raises StreamError with the
-    provider's error and (when ``keep`` is true) the chunks read before it.  With ``keep=False``
+    An ``error`` event, a chunk that carries a non-null ``error``, or an error body marked
+    ``"object": "error"`` (older vLLM) raises StreamError with the provider's error and (when
+    ``keep`` is true) the chunks read before it.  With ``keep=False``
     nothing is retained between chunks, so a stream of any length reads in constant memory.
     A chunk that fails its check raises ValidationError, its paths prefixed with the line number.
     """
@@ -1692,11 +1693,26 @@ def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iter
 _CHUNK, _SERVER_ERROR, _BAD_JSON = "chunk", "server error", "bad JSON"
 
 
+def _error_of(document: Any) -> Any:
+    """The error that a decoded body reports instead of a completion, or MISSING.
+
+    OpenAI, OpenRouter and Groq send ``{"error": {...}}`` (the last two mid-stream, with a 200
+    status); older vLLM and FastChat send the error's own fields, marked ``"object": "error"``.
+    """
+    if not isinstance(document, dict):
+        return MISSING
+    error = document.get("error")
+    if error is not None:
+        return error
+    if document.get("object") == "error" and "choices" not in document:
+        return document
+    return MISSING
+
+
 def _read_event(event: str, data: str) -> Tuple[str, Any]:
     """What one event's data is: a chunk's document, the server's error, or bad JSON (and why).
 
-    An ``error`` event, or a document with a non-null ``error`` (OpenRouter and Groq send them
-    mid-stream, with a 200 status), is the server's error.
+    An ``error`` event, or a document that reports an error (see _error_of), is the server's error.
     """
     try:
         document = _json_loads(data)
@@ -1704,8 +1720,11 @@ def _read_event(event: str, data: str) -> Tuple[str, Any]:
         if event == "error":
             return _SERVER_ERROR, data
         return _BAD_JSON, f"invalid JSON in data: {exc}"
-    if event == "error" or (isinstance(document, dict) and document.get("error") is not None):
-        return _SERVER_ERROR, document.get("error", document) if isinstance(document, dict) else document
+    error = _error_of(document)
+    if error is not MISSING:
+        return _SERVER_ERROR, error
+    if event == "error":
+        return _SERVER_ERROR, document
     return _CHUNK, document
 
 
@@ -2460,7 +2479,7 @@ def _kind_of(document: Any) -> str:
     if isinstance(document, dict):
         if "custom_id" in document and ("response" in document or "error" in document):
             return "batch"
-        if "error" in document and "choices" not in document:
+        if _error_of(document) is not MISSING:  # as in a stream (see _read_event)
             return "error"
         if document.get("object") == "chat.completion.chunk":
             return "chunk"
@@ -2486,8 +2505,9 @@ def _check_document(reporter: _Reporter, where: str, document: Any, strict: bool
         body = response.get("body")
         if status != 200:
             detail = f"status {status}"
-            if isinstance(body, dict) and "error" in body:
-                detail += ": " + _describe_error(body["error"])
+            error = _error_of(body)
+            if error is not MISSING:
+                detail += ": " + _describe_error(error)
             reporter.request_error(where, "batch line", detail)
             return
         try:
@@ -2499,7 +2519,8 @@ def _check_document(reporter: _Reporter, where: str, document: Any, strict: bool
         reporter.valid(where, "batch line", parsed, listed=listed)
         return
     if kind == "error":
-        reporter.request_error(where, "response", "the server returned an error: " + _describe_error(document["error"]))
+        label = "chunk" if document.get("object") == "chat.completion.chunk" else "response"
+        reporter.request_error(where, label, "the server returned an error: " + _describe_error(_error_of(document)))
         return
     if kind == "chunk":
         try:

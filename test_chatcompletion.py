@@ -2762,6 +2762,23 @@ class TestSSEReader(unittest.TestCase):
         self.assertEqual(caught.exception.error, {"message": "overloaded"})
         self.assertEqual(caught.exception.chunks, ())
 
+    def test_flat_error_body_raises_stream_error(self):
+        # Older vLLM and FastChat send the error's fields at the top level, marked "object": "error".
+        flat = {"object": "error", "message": "boom", "type": "BadRequestError", "param": None, "code": 400}
+        docs = text_stream_docs()
+        with self.assertRaises(StreamError) as caught:
+            list(iter_chunks(sse(docs[:2] + [flat])))
+        self.assertEqual(caught.exception.error, flat)
+        self.assertEqual(caught.exception.errors[0].message, "the server sent an error: boom (400)")
+        self.assertEqual(len(caught.exception.chunks), 2)
+        # An error event whose "error" is null still shows the server's message.
+        with self.assertRaises(StreamError) as caught:
+            list(iter_chunks('event: error\ndata: {"error": null, "message": "overloaded"}\n\n'))
+        self.assertEqual(caught.exception.errors[0].message, "the server sent an error: overloaded")
+        # Neither a null "error" nor a chunk that merely says "object": "error" beside choices is an error.
+        chunks = list(iter_chunks(sse([delta_doc({"content": "a"}, error=None), delta_doc({"content": "b"}, object="error")])))
+        self.assertEqual(accumulate(chunks).choices[0].message.content, "ab")
+
     def test_stream_error_pickles(self):
         text = sse(text_stream_docs()[:1], done=False) + "event: error\ndata: {\"error\": {\"message\": \"x\"}}\n\n"
         with self.assertRaises(StreamError) as caught:
@@ -3393,6 +3410,24 @@ class TestCommandLine(unittest.TestCase):
         self.assertEqual((strict["documents"], strict["valid"], strict["invalid"], strict["request_errors"]),
                          (4, 2, 1, 1))
         self.assertEqual(strict["models"], {"gpt-4o": 1, "o3": 1})
+
+    def test_error_bodies_in_both_forms(self) -> None:
+        flat = {"object": "error", "message": "boom", "type": "BadRequestError", "param": None, "code": 400}
+        result = self.run_cli(self.write("flat.json", json.dumps(flat)))
+        out = self.text(result)
+        self.assertEqual(result.returncode, 1, out)
+        self.assertIn("flat.json: error response: the server returned an error: boom (400)", out)
+        # A chunk carrying an error is the server's error, in a file as in a stream.
+        chunk = dict(self.chunk({}), error={"message": "overloaded", "code": "busy"})
+        batch = {"id": "b", "custom_id": "r", "error": None,
+                 "response": {"status_code": 500, "request_id": "q", "body": flat}}
+        result = self.run_cli(self.write("chunk.json", json.dumps(chunk)), self.write("batch.jsonl", json.dumps(batch) + "\n"))
+        out = self.text(result)
+        self.assertIn("chunk.json: error chunk: the server returned an error: overloaded (busy)", out)
+        self.assertIn("batch.jsonl: error batch line: status 500: boom (400)", out)
+        # "error": null is no error.
+        result = self.run_cli(self.write("null.json", json.dumps(dict(self.response(), error=None))))
+        self.assertEqual(result.returncode, 0, self.text(result))
 
     def test_line_numbers_count_blank_lines(self) -> None:
         lines = ["", "", json.dumps(self.response()), "", json.dumps(self.response(id=5)), ""]
