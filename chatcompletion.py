@@ -77,6 +77,8 @@ MAX_DEPTH = 10_000
 MAX_QUOTE = 60
 # How many problems str(ValidationError) lists before summarising the rest.
 MAX_LISTED_PROBLEMS = 20
+# Problems kept per stream by the command line; the rest are counted.
+MAX_KEPT_PROBLEMS = 1000
 # How much of a very long path str(Problem) shows.
 MAX_SHOWN_PATH = 200
 # How deep the accumulator merges unknown objects and content parts; deeper, the newer value wins.
@@ -2212,14 +2214,15 @@ follows: documents, valid, invalid, models, finish reasons, tokens, tool calls, 
 exit status: 0 all valid, 1 anything invalid, or an error the server reported
              (an error body, a batch line with an error, an error inside a stream),
              2 usage or I/O error (unreadable file, invalid UTF-8, truncated last line,
-               standard input or output closed, output cut off by its reader)
+               standard input or output closed, output cut off by its reader),
+             130 interrupted
 
 examples:
   python chatcompletion.py examples/response.json
   python chatcompletion.py --strict examples/stream.sse
-  python chatcompletion.py --quiet batch_output.jsonl
+  python chatcompletion.py --quiet examples/batch_output.jsonl
   curl -sN ... | python chatcompletion.py -
-  python chatcompletion.py --json examples/* > report.json
+  python chatcompletion.py --json examples/*.json examples/*.sse > report.json
 """
 
 
@@ -2281,11 +2284,11 @@ class _Tally:
 
     def lines(self) -> List[str]:
         def counts(table: Dict[str, int]) -> str:
-            return ", ".join(f"{name} ({n})" for name, n in sorted(table.items(), key=lambda kv: -kv[1])) or "-"
+            return ", ".join(f"{_shown(name)} ({n})" for name, n in sorted(table.items(), key=lambda kv: -kv[1])) or "-"
         t = self.tokens
         head = f"{_plural(self.documents, 'document')}: {self.valid} valid, {self.invalid} invalid"
         if self.request_errors:
-            head += f", {self.request_errors} request errors"
+            head += ", " + _plural(self.request_errors, "request error")
         return [
             "summary: " + head,
             "  models: " + counts(self.models),
@@ -2304,14 +2307,20 @@ def _count(value: Any) -> int:
     return value if type(value) is int else 0
 
 
+def _shown(name: Any) -> str:
+    """A model or finish reason as the report names it: "(none)" when absent or null, '""' when empty."""
+    if not isinstance(name, str):  # MISSING or null
+        return "(none)"
+    if isinstance(name, enum.Enum):
+        name = name.value
+    return name or '""'
+
+
 def _describe(response: CreateChatCompletionResponse) -> str:
     """One line about a valid response: model, choices and finish reasons, tokens."""
     choices = response.choices if isinstance(response.choices, tuple) else ()
-    reasons = ", ".join(
-        (c.finish_reason.value if isinstance(c.finish_reason, enum.Enum) else str(c.finish_reason)
-         if c.finish_reason else "none") for c in choices)
-    text = f"model {response.model if isinstance(response.model, str) else '(none)'}, " \
-           f"{_plural(len(choices), 'choice')} ({reasons or '-'})"
+    reasons = ", ".join(_shown(c.finish_reason) for c in choices)
+    text = f"model {_shown(response.model)}, {_plural(len(choices), 'choice')} ({reasons or '-'})"
     usage = response.usage
     if isinstance(usage, CompletionUsage):
         text += f", tokens {_count(usage.prompt_tokens)}+{_count(usage.completion_tokens)}={_count(usage.total_tokens)}"
@@ -2334,10 +2343,13 @@ class _Reporter:
         self.tally = _Tally()
         self.io_errors = 0
         self.first_entry = True
+        self.progress: Optional[_Progress] = None  # the input's progress line, cleared before output
         if as_json:
             self.write('{"documents": [')
 
     def write(self, text: str, flush: bool = False) -> None:
+        if self.progress is not None and self.progress.shown:
+            self.progress.clear()
         try:
             self.out.write(text)
             if flush:
@@ -2389,6 +2401,8 @@ class _Reporter:
 
     def io_error(self, where: str, message: str) -> None:
         self.io_errors += 1
+        if self.progress is not None:
+            self.progress.clear()
         if self.as_json:
             self.entry(where, "unreadable", "input", message)
         else:
@@ -2437,34 +2451,51 @@ def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool
     if first is None:
         reporter.invalid(name, "input", [Problem("<root>", "empty: no document in it")])
         return
-    head = first.lstrip().lstrip(b"\xef\xbb\xbf")
-    if head.startswith(_SSE_PREFIXES):
+    head = first[3:] if first.startswith(b"\xef\xbb\xbf") else first
+    if head.lstrip().startswith(_SSE_PREFIXES):
         _check_stream(reporter, name, chain(seen, stream), strict)
         return
-    if head[:1] == b"{":
-        try:
-            document = json.loads(first.decode("utf-8-sig"))
-        except UnicodeDecodeError as exc:
-            raise _InputError(f"line {len(seen)}: invalid UTF-8 ({exc.reason})") from None
-        except (ValueError, RecursionError):
-            document = MISSING
-        if isinstance(document, dict):
-            if _next_content_line(stream, seen) is None:
-                _check_document(reporter, name, document, strict)
-            else:
-                _check_lines(reporter, name, chain(seen, stream), strict)
+    document = _json_object(first, len(seen))
+    second = _next_content_line(stream, seen)
+    if second is None:
+        if document is not MISSING:
+            _check_document(reporter, name, document, strict)
             return
+    elif document is not MISSING or _json_object(second, len(seen)) is not MISSING:
+        # JSON Lines, also when its first line is bad: that line is reported, the rest read.
+        _check_lines(reporter, name, chain(seen, stream), strict)
+        return
     # A document spread over several lines (or something that is not JSON at all).
+    data = b"".join(seen) + stream.read()
     try:
-        text = (b"".join(seen) + stream.read()).decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _InputError(f"invalid UTF-8 at byte {exc.start} ({exc.reason})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise _InputError(f"line {line}: invalid UTF-8 ({exc.reason})") from None
     try:
         document = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        reporter.invalid(name, "input", [Problem("<root>", "JSON nested too deeply to read")])
+        return
+    except ValueError as exc:
+        if "\x00" in text[:1000]:
+            raise _InputError("not UTF-8: NUL bytes, as UTF-16 or UTF-32 text has") from None
         reporter.invalid(name, "input", [Problem("<root>", f"not JSON, JSON Lines or server-sent events: {exc}")])
         return
     _check_document(reporter, name, document, strict)
+
+
+def _json_object(line: bytes, number: int) -> Any:
+    """The JSON object that one line holds whole, or MISSING."""
+    if not line.lstrip(b" \t\r\n\xef\xbb\xbf").startswith(b"{"):
+        return MISSING
+    try:
+        document = json.loads(line.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise _InputError(f"line {number}: invalid UTF-8 ({exc.reason})") from None
+    except (ValueError, RecursionError):
+        return MISSING
+    return document if isinstance(document, dict) else MISSING
 
 
 def _next_content_line(stream: IO[bytes], seen: List[bytes]) -> Optional[bytes]:
@@ -2473,6 +2504,14 @@ def _next_content_line(stream: IO[bytes], seen: List[bytes]) -> Optional[bytes]:
         if line.strip():
             return line
     return None
+
+
+def _cut_short(text: str, error: ValueError) -> bool:
+    """Whether JSON text that failed to parse stops before its document ends (a file cut off),
+    rather than holding something that is not JSON."""
+    if not isinstance(error, json.JSONDecodeError):
+        return False
+    return error.msg.startswith("Unterminated string") or error.pos >= len(text.rstrip())
 
 
 def _kind_of(document: Any) -> str:
@@ -2501,10 +2540,15 @@ def _check_document(reporter: _Reporter, where: str, document: Any, strict: bool
         if not isinstance(response, dict):
             reporter.invalid(where, "batch line", [Problem("response", _got("object", response))])
             return
-        status = response.get("status_code")
+        status = response.get("status_code", MISSING)
         body = response.get("body")
         if status != 200:
-            detail = f"status {status}"
+            if type(status) is int:
+                detail = f"status {status}"
+            elif status is MISSING:
+                detail = "no status_code"
+            else:
+                detail = f"status {_json_type(status)}{_quote(status)}"
             error = _error_of(body)
             if error is not MISSING:
                 detail += ": " + _describe_error(error)
@@ -2535,7 +2579,7 @@ def _check_document(reporter: _Reporter, where: str, document: Any, strict: bool
         single.add(chunk)
         result = _accumulated(reporter, where, single)
         if result is not None:
-            reporter.valid(where, "chunk", result, "model " + str(chunk.model), listed=listed)
+            reporter.valid(where, "chunk", result, "model " + _shown(chunk.model), listed=listed)
         return
     try:
         parsed = CreateChatCompletionResponse.from_dict(document, strict=strict)
@@ -2551,7 +2595,7 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
     before_valid = reporter.tally.valid
     before_docs = reporter.tally.documents
     chunks = ChatCompletionAccumulator()
-    progress = _Progress(name)
+    progress = reporter.progress = _Progress(name)
     show_progress = progress.enabled
     number = 0
     build = _plans_of(CreateChatCompletionResponse)[bool(strict)].build
@@ -2567,8 +2611,11 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
             continue
         try:
             document = _json_loads(text)
-        except (ValueError, RecursionError) as exc:
-            if not line.endswith(b"\n"):
+        except RecursionError:
+            reporter.invalid(f"{name}:{number}", "line", [Problem("<root>", "invalid JSON: nested too deeply")])
+            continue
+        except ValueError as exc:
+            if not line.endswith(b"\n") and _cut_short(text, exc):
                 raise _InputError(f"line {number}: truncated (the file ends inside a JSON document)") from None
             reporter.invalid(f"{name}:{number}", "line", [Problem("<root>", f"invalid JSON: {exc}")])
             continue
@@ -2596,7 +2643,7 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
     valid = reporter.tally.valid - before_valid
     detail = f"{number} lines, {_plural(documents, 'document')}, {valid} valid, {invalid} invalid"
     if documents - valid - invalid:
-        detail += f", {documents - valid - invalid} request errors"
+        detail += ", " + _plural(documents - valid - invalid, "request error")
     reporter.entry(name, "invalid" if invalid else "valid", "JSON Lines", detail)
 
 
@@ -2605,10 +2652,11 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
     accumulator = ChatCompletionAccumulator()
     plan = _plans_of(CreateChatCompletionStreamResponse)[bool(strict)]
     problems: List[Problem] = []
+    unkept = 0  # problems past MAX_KEPT_PROBLEMS, counted only, so that memory stays constant
     error: Any = MISSING
-    progress = _Progress(name)
+    progress = reporter.progress = _Progress(name)
     try:
-        for event, data, line in _events(lines):
+        for event, data, line in _events(_decoded_lines(lines)):
             if progress.enabled and not line & 1023:
                 progress.tick(line)
             if data.startswith(_DONE):
@@ -2616,19 +2664,29 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
             what, value = _read_event(event, data)
             if what is _SERVER_ERROR:
                 error = value
+                if not problems:
+                    break
+                found = [Problem(f"line {line}", "the server sent an error: " + _describe_error(value))]
+            elif what is _BAD_JSON:
+                found = [Problem(f"line {line}", value)]
+            else:
+                try:
+                    accumulator.add(plan.parse_root(value))
+                    continue
+                except ValidationError as exc:
+                    found = [Problem(f"line {line}: {p.path}", p.message) for p in exc.errors]
+            room = MAX_KEPT_PROBLEMS - len(problems)
+            problems.extend(found[:room])
+            unkept += max(len(found) - room, 0)
+            if error is not MISSING:
                 break
-            if what is _BAD_JSON:
-                problems.append(Problem(f"line {line}", value))
-                continue
-            try:
-                accumulator.add(plan.parse_root(value))
-            except ValidationError as exc:
-                problems.extend(Problem(f"line {line}: {p.path}", p.message) for p in exc.errors)
     except ValidationError as exc:
         raise _InputError(exc.errors[0].message) from None
     progress.done()
     if problems:
-        reporter.invalid(name, "stream", problems, f"{accumulator.chunks} valid chunks")
+        if unkept:
+            problems.append(Problem("<stream>", f"and {_plural(unkept, 'more problem')}, not listed"))
+        reporter.invalid(name, "stream", problems, f"{_plural(accumulator.chunks, 'valid chunk')}")
     elif error is not MISSING:
         reporter.request_error(name, "stream", f"the server sent an error after {_plural(accumulator.chunks, 'chunk')}: "
                                + _describe_error(error))
@@ -2638,6 +2696,15 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
         result = _accumulated(reporter, name, accumulator)
         if result is not None:
             reporter.valid(name, "stream", result, f"{_plural(accumulator.chunks, 'chunk')}; " + _describe(result))
+
+
+def _decoded_lines(lines: Iterable[bytes]) -> Iterator[str]:
+    """A file's lines as text; invalid UTF-8 is an input error that names the line."""
+    for number, line in enumerate(lines, 1):
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _InputError(f"line {number}: invalid UTF-8 ({exc.reason})") from None
 
 
 class _Progress:
@@ -2660,10 +2727,14 @@ class _Progress:
             sys.stderr.flush()
             self.shown = True
 
-    def done(self) -> None:
+    def clear(self) -> None:
+        """Erase the progress line (until the next tick), so that report lines do not run into it."""
         if self.shown:
+            self.shown = False
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+
+    done = clear
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -2688,24 +2759,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     wrapped: Optional[io.TextIOWrapper] = None
     if hasattr(sys.stdout, "buffer"):
         # Model names and errors may hold any character; never fail on the terminal's encoding.
-        out = wrapped = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors="replace")
+        # On a terminal, each problem shows as soon as it is found.
+        try:
+            interactive = sys.stdout.isatty()
+        except (OSError, ValueError):
+            interactive = False
+        out = wrapped = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors="replace",
+                                         line_buffering=interactive)
     reporter = _Reporter(out, args.json, args.quiet)
     try:
         for path in args.paths:
+            name = "<stdin>" if path == "-" else path
             try:
                 if path == "-":
                     if sys.stdin is None:
                         raise _InputError("standard input is closed")
-                    _check_input(reporter, "<stdin>", sys.stdin.buffer, args.strict)
+                    _check_input(reporter, name, sys.stdin.buffer, args.strict)
                 else:
                     with open(path, "rb") as stream:
-                        _check_input(reporter, path, stream, args.strict)
+                        _check_input(reporter, name, stream, args.strict)
             except BrokenPipeError:
                 raise  # our output went away (| head), not this input
             except OSError as exc:
-                reporter.io_error(path, exc.strerror or str(exc))
+                reporter.io_error(name, exc.strerror or str(exc))
             except _InputError as exc:
-                reporter.io_error(path, str(exc))
+                reporter.io_error(name, str(exc))
+            finally:
+                if reporter.progress is not None:
+                    reporter.progress.done()
+                    reporter.progress = None
         return reporter.finish()
     except KeyboardInterrupt:
         return 130

@@ -3429,6 +3429,120 @@ class TestCommandLine(unittest.TestCase):
         result = self.run_cli(self.write("null.json", json.dumps(dict(self.response(), error=None))))
         self.assertEqual(result.returncode, 0, self.text(result))
 
+    def test_json_lines_whose_first_line_is_bad(self) -> None:
+        good = json.dumps(self.response())
+        for first in ('{"id": broken', "[]", "not json at all"):
+            with self.subTest(first=first):
+                result = self.run_cli("--quiet", self.write("first.jsonl", "\n".join([first, good, good, good]) + "\n"))
+                out = self.text(result)
+                self.assertEqual(result.returncode, 1, out)
+                self.assertIn("first.jsonl:1: invalid ", out)
+                self.assertIn("first.jsonl: invalid JSON Lines: 4 lines, 4 documents, 3 valid, 1 invalid", out)
+        # A document spread over lines is still read whole.
+        result = self.run_cli(self.write("pretty.json", json.dumps(self.response(), indent=2)))
+        self.assertEqual(result.returncode, 0, self.text(result))
+
+    def test_a_last_line_without_newline_is_truncated_only_when_cut_short(self) -> None:
+        good = json.dumps(self.response())
+        for last in ('{"id": nope}', "garbage"):
+            with self.subTest(last=last):
+                result = self.run_cli("--quiet", self.write("last.jsonl", good + "\n" + last))
+                self.assertEqual(result.returncode, 1, self.text(result))
+                self.assertIn("last.jsonl:2: invalid line", self.text(result))
+        for last in ('{"id": "chatcmpl-', '{"id": "x", "usage": {"prompt_tokens": 1}', '{"id": "x",'):
+            with self.subTest(last=last):
+                result = self.run_cli(self.write("cut.jsonl", good + "\n" + last))
+                self.assertEqual(result.returncode, 2, self.text(result))
+                self.assertIn("cut.jsonl: line 2: truncated (the file ends inside a JSON document)",
+                              result.stderr.decode())
+
+    def test_stream_problems_past_the_kept_number_are_counted(self) -> None:
+        count = chatcompletion.MAX_KEPT_PROBLEMS + 50
+        text = self.sse(*[self.chunk({"content": "x"}, created="soon") for _ in range(count)], done=False)
+        text += 'data: {"error": {"message": "overloaded", "code": 529}}\n\n'
+        result = self.run_cli("--json", self.write("bad.sse", text))
+        (entry,) = json.loads(self.text(result))["documents"]
+        problems = entry["problems"]
+        self.assertEqual(len(problems), chatcompletion.MAX_KEPT_PROBLEMS + 1)
+        self.assertEqual(problems[0], {"path": "line 1: created", "message": "expected int or null, got str 'soon'"})
+        # The server's error is not kept either, past the limit, but it is counted.
+        self.assertEqual(problems[-1], {"path": "<stream>", "message": "and 51 more problems, not listed"})
+        self.assertEqual(entry["detail"], "0 valid chunks")
+        few = self.sse(self.chunk({"content": "x"}, created="soon"), done=False) + 'data: {"error": {"message": "overloaded"}}\n\n'
+        out = self.text(self.run_cli(self.write("few.sse", few)))
+        self.assertIn("few.sse: invalid stream: 0 valid chunks\n  line 1: created: expected int or null, got str 'soon'\n"
+                      "  line 3: the server sent an error: overloaded\n", out)
+
+    def test_names_that_are_missing_null_or_empty(self) -> None:
+        bare = self.write("bare.json", json.dumps({"choices": [{"message": {"content": "hi"}}]}))
+        empty = self.write("empty.json", json.dumps(self.response(model="", choices=[
+            {"index": 0, "message": {"role": "assistant", "content": "x"}, "finish_reason": ""}])))
+        chunk = self.write("chunk.json", json.dumps({"choices": [{"index": 0, "delta": {"content": "x"}}]}))
+        out = self.text(self.run_cli(bare, empty, chunk))
+        self.assertIn("bare.json: valid response: model (none), 1 choice ((none))", out)
+        self.assertIn('empty.json: valid response: model "", 1 choice ("")', out)
+        self.assertIn("chunk.json: valid chunk: model (none)", out)
+        self.assertIn('  models: (none) (2), "" (1)', out)
+        self.assertIn('  finish reasons: (none) (2), "" (1)', out)
+        self.assertNotIn("MISSING", out)
+
+    def test_unreadable_text_names_the_line(self) -> None:
+        chunk = json.dumps(self.chunk({"content": "x"})).encode()
+        stream = b"data: " + chunk + b"\n\n" + b'data: {"id": "\xff"}\n\n'
+        result = self.run_cli(self.write("bad.sse", stream))
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("bad.sse: line 3: invalid UTF-8 (invalid start byte)", result.stderr.decode())
+        pretty = json.dumps(self.response(), indent=2).encode().replace(b'"Hi"', b'"H\xffi"')
+        result = self.run_cli(self.write("bad.json", pretty))
+        self.assertEqual(result.returncode, 2)
+        line = pretty[:pretty.index(b"\xff")].count(b"\n") + 1
+        self.assertIn(f"bad.json: line {line}: invalid UTF-8 (invalid start byte)", result.stderr.decode())
+        result = self.run_cli("-", stdin=b"\xff\n" + json.dumps(self.response()).encode() + b"\n")
+        self.assertIn("chatcompletion: <stdin>: line 1: invalid UTF-8", result.stderr.decode())
+        for encoding in ("utf-16-le", "utf-32-be"):
+            result = self.run_cli(self.write("wide.json", json.dumps(self.response(), indent=2).encode(encoding)))
+            self.assertEqual(result.returncode, 2, encoding)
+            self.assertIn("not UTF-8: NUL bytes, as UTF-16 or UTF-32 text has", result.stderr.decode())
+
+    def test_deep_nesting_and_odd_status_codes_read_plainly(self) -> None:
+        deep = "[" * 100_000 + "]" * 100_000
+        out = self.text(self.run_cli(self.write("deep.json", deep), self.write("deep.jsonl", '{"a": 1}\n' + deep + "\n")))
+        self.assertIn("deep.json: invalid input\n  <root>: JSON nested too deeply to read", out)
+        self.assertIn("deep.jsonl:2: invalid line\n  <root>: invalid JSON: nested too deeply", out)
+        line = {"custom_id": "r", "error": None, "response": {"status_code": "200", "body": self.response()}}
+        out = self.text(self.run_cli(self.write("status.jsonl", json.dumps(line) + "\n")))
+        self.assertIn("status.jsonl: error batch line: status str '200'", out)
+
+    @unittest.skipUnless(hasattr(os, "openpty"), "needs a pseudo-terminal")
+    def test_progress_on_a_terminal_never_runs_into_report_lines(self) -> None:
+        good = json.dumps(self.response())
+        lines = [good] * 6000
+        lines[3000] = '{"id": 5}'
+        path = self.write("long.jsonl", "\n".join(lines) + "\n")
+        controller, terminal = os.openpty()
+        code = ("import sys, chatcompletion; chatcompletion._PROGRESS_SECONDS = 0.0; "
+                "sys.exit(chatcompletion.main(sys.argv[1:]))")
+        process = subprocess.Popen([sys.executable, "-c", code, "--quiet", path], stdout=terminal, stderr=terminal,
+                                   cwd=os.path.dirname(CLI_SCRIPT))
+        os.close(terminal)
+        output = b""
+        while True:
+            try:
+                piece = os.read(controller, 65536)
+            except OSError:  # EIO: the other end closed
+                break
+            if not piece:
+                break
+            output += piece
+        os.close(controller)
+        self.assertEqual(process.wait(timeout=120), 1)
+        text = output.decode()
+        self.assertIn("lines/s", text)  # the progress did show
+        self.assertIn("\r\x1b[K" + path + ":3001: invalid response", text)
+        self.assertNotIn("lines/s " + path, text)
+        # Line-buffered on a terminal: the problem shows while the file is still being read.
+        self.assertLess(text.index(":3001: invalid"), text.index(": 4096 lines"))
+
     def test_line_numbers_count_blank_lines(self) -> None:
         lines = ["", "", json.dumps(self.response()), "", json.dumps(self.response(id=5)), ""]
         out = self.text(self.run_cli("--quiet", self.write("gaps.jsonl", "\n".join(lines) + "\n")))
@@ -3804,7 +3918,7 @@ class TestEdgeBehaviour(unittest.TestCase):
 
     def test_batch_line_without_status_code_is_an_error(self):
         rc, out = self.cli(json.dumps({"custom_id": "a", "response": {"body": edge_response()}}))
-        self.assertEqual(rc, 1, out); self.assertIn("status None", out)
+        self.assertEqual(rc, 1, out); self.assertIn("error batch line: no status_code", out)
 
     def test_null_logprob_content_stays_null(self):
         tok = {"token": "x", "logprob": 0.0, "bytes": None, "top_logprobs": []}
