@@ -1987,7 +1987,9 @@ class _ChoiceState:
             raise TypeError
         reason = choice.finish_reason
         # An empty reason (some servers send "" on every chunk) never replaces a real one.
-        if isinstance(reason, str) and (reason or self.finish_reason is None):
+        if reason is None or reason is MISSING:  # most chunks: tested first, as cheaply as can be
+            pass
+        elif isinstance(reason, str) and (reason or self.finish_reason is None):
             self.finish_reason = reason
         for key, value in choice.extra.items():
             if value is not None or key not in self.choice_extra:
@@ -2124,6 +2126,8 @@ class ChatCompletionAccumulator:
         for key, expected in _FIRST_VALUE_TYPES:
             if key not in first or _empty(first[key]) or first[key] == 0:
                 value = getattr(chunk, key)
+                if value is MISSING:
+                    continue
                 # A value of another type (only a chunk built by hand has one) is left out.
                 fits = value is None or (isinstance(value, expected) and not isinstance(value, bool))
                 if fits and (key not in first or not _empty(value)):
@@ -2150,7 +2154,9 @@ class ChatCompletionAccumulator:
         if isinstance(chunk.choices, (tuple, list)):
             states = self._choices
             for choice in chunk.choices:
-                index = choice.index if isinstance(choice.index, int) and not isinstance(choice.index, bool) else 0
+                index = choice.index
+                if type(index) is not int:  # absent, or a bool or an odd value in a chunk built by hand
+                    index = int(index) if isinstance(index, int) and not isinstance(index, bool) else 0
                 state = states.get(index)
                 if state is None:
                     state = states[index] = _ChoiceState(index)
