@@ -2188,15 +2188,29 @@ class ChatCompletionAccumulator:
 
 
 def accumulate(chunks: Iterable[Any]) -> CreateChatCompletionResponse:
-    """The full response that a sequence of chunks (parsed, or dicts) adds up to."""
+    """The full response that a sequence of chunks (parsed, or dicts) adds up to.
+
+    A chunk that fails its check raises ValidationError, its paths prefixed with the chunk's
+    position (``[5].choices[0].delta.content``).
+    """
     accumulator = ChatCompletionAccumulator()
     try:
         items = iter(chunks)
     except TypeError:
         raise ValidationError([Problem("<root>", f"expected an iterable of chunks, got {_json_type(chunks)}")]) from None
-    for chunk in items:
-        accumulator.add(chunk)
+    for position, chunk in enumerate(items):
+        try:
+            accumulator.add(chunk)
+        except ValidationError as exc:
+            raise ValidationError([Problem(_within(position, p.path), p.message) for p in exc.errors]) from None
     return accumulator.result()
+
+
+def _within(position: int, path: str) -> str:
+    """A problem's path inside the chunk at ``position`` of a list."""
+    if path == "<root>":
+        return f"[{position}]"
+    return f"[{position}]{path}" if path.startswith("[") else f"[{position}].{path}"
 
 
 # --------------------------------------------------------------------------- the command line

@@ -1193,6 +1193,10 @@ class TestHandBuiltObjects(unittest.TestCase):
             with self.subTest(path=path):
                 with self.assertRaises(ValidationError) as caught:
                     accumulate([chunk(content="Hi"), bad])
+                self.assertEqual([p.path for p in caught.exception.errors], ["[1]." + path])
+                accumulator = ChatCompletionAccumulator()
+                with self.assertRaises(ValidationError) as caught:
+                    accumulator.add(bad)
                 self.assertEqual([p.path for p in caught.exception.errors], [path])
         for field, value in (("delta", {"content": "x"}), ("logprobs", {"content": []}),
                              ("logprobs", ChoiceLogprobs(content=({"token": "a"},))),  # type: ignore[arg-type]
@@ -2851,8 +2855,13 @@ class TestAccumulator(unittest.TestCase):
 
     def test_accumulate_dicts_equals_parsed_chunks(self):
         self.assertEqual(accumulate(text_stream_docs()), accumulate([Chunk.from_dict(d) for d in text_stream_docs()]))
-        with self.assertRaises(ValidationError):
-            accumulate([delta_doc({"content": 5})])
+        with self.assertRaises(ValidationError) as caught:
+            accumulate([delta_doc({"content": "a"}), delta_doc({"content": 5}), 7])
+        self.assertEqual([str(p) for p in caught.exception.errors],
+                         ["[1].choices[0].delta.content: expected str, null or array of content parts, got int 5"])
+        with self.assertRaises(ValidationError) as caught:
+            accumulate(iter([delta_doc({"content": "a"}), [delta_doc({})]]))
+        self.assertEqual([str(p) for p in caught.exception.errors], ["[1]: expected object, got array"])
 
     def test_custom_tool_call_input_keeps_repeated_pieces(self):
         # Code streamed to a custom tool repeats pieces (indentation, newlines) all the time.
