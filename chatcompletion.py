@@ -578,7 +578,12 @@ class _OneOf(_ModelKind):
         return plan if plan is not None else self.fallback_plan
 
     def parse(self, value: Any) -> Any:
-        if value is None and self.nullable:
+        if type(value) is dict:  # the usual case, without the call to _plan_for()
+            tag = value.get("type")
+            plan = self.plans.get(tag) if type(tag) is str else None
+            if plan is not None:
+                return plan.build(value)
+        elif value is None and self.nullable:
             return None
         plan = self._plan_for(value)
         if plan is None:
