@@ -2016,7 +2016,8 @@ class _ChoiceState:
             if self.parts is None:
                 text = "".join(self.content)
                 self.parts = [{"type": "text", "text": text}] if text else []
-            _merge_parts(self.parts, content)
+            # Parts are objects; anything else (only in a chunk built by hand) is left out.
+            _merge_parts(self.parts, [part for part in content if isinstance(part, dict)])
         if isinstance(delta.refusal, str):
             self.refusal_seen = True
             self.refusal.append(delta.refusal)
@@ -2221,6 +2222,10 @@ def _within(position: int, path: str) -> str:
 # --------------------------------------------------------------------------- the command line
 
 _USAGE_ERROR = 2
+_BOM = b"\xef\xbb\xbf"
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+_JSON_WORDS = ("true", "false", "null", "NaN", "Infinity", "-Infinity")
+_NUMBER_CHARS = frozenset("0123456789+-.eE")
 _SSE_PREFIXES = (b"data:", b"event:", b":", b"id:", b"retry:")
 _PROGRESS_SECONDS = 1.0
 
@@ -2230,7 +2235,8 @@ Each input is recognised by its content, whatever its name:
   server-sent events   a captured stream (data: lines), read and accumulated
   JSON Lines           one document per line: responses, chunks, or lines of
                        OpenAI Batch API output ({"custom_id", "response": {"status_code",
-                       "body"}, "error"}); an error line or a non-200 status is reported
+                       "body"}, "error"}); an error line, a non-200 status or an error
+                       body is reported as an error
 
 For a JSON document or a stream, every document is listed; for JSON Lines only the
 lines with problems are, with their line numbers, then a count per file.  A summary
@@ -2369,6 +2375,9 @@ class _Reporter:
         self.io_errors = 0
         self.first_entry = True
         self.progress: Optional[_Progress] = None  # the input's progress line, cleared before output
+        # The JSON report leaves its last entry's line open (a comma may follow it); a progress
+        # line on the same terminal would overwrite it.
+        self.progress_allowed = True
         if as_json:
             self.write('{"documents": [')
 
@@ -2431,7 +2440,8 @@ class _Reporter:
         if self.as_json:
             self.entry(where, "unreadable", "input", message)
         else:
-            sys.stderr.write(f"chatcompletion: {where}: {message}\n")
+            if sys.stderr is not None:
+                sys.stderr.write(f"chatcompletion: {where}: {message}\n")
 
     def finish(self) -> int:
         summary = self.tally.to_dict()
@@ -2465,7 +2475,7 @@ def _accumulated(reporter: "_Reporter", name: str, accumulator: ChatCompletionAc
         return accumulator.result()
     except ValidationError as exc:
         reporter.invalid(name, "stream", [Problem("accumulated response: " + p.path, p.message) for p in exc.errors],
-                         f"{accumulator.chunks} valid chunks")
+                         _plural(accumulator.chunks, "valid chunk"))
         return None
 
 
@@ -2476,26 +2486,30 @@ def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool
     if first is None:
         reporter.invalid(name, "input", [Problem("<root>", "empty: no document in it")])
         return
-    head = first[3:] if first.startswith(b"\xef\xbb\xbf") else first
+    if first.startswith(_WIDE_BOMS):
+        raise _InputError("not UTF-8: the text starts with a UTF-16 or UTF-32 byte order mark")
+    head = first[3:] if first.startswith(_BOM) else first
     if head.lstrip().startswith(_SSE_PREFIXES):
         _check_stream(reporter, name, chain(seen, stream), strict)
         return
-    document = _json_object(first, len(seen))
-    second = _next_content_line(stream, seen)
-    if second is None:
-        if document is not MISSING:
-            _check_document(reporter, name, document, strict)
+    document, unfinished = _read_first_line(first, len(seen))
+    if not unfinished:
+        second = _next_content_line(stream, seen)
+        if second is None:
+            if document is not MISSING:
+                _check_document(reporter, name, document, strict)
+                return
+        elif document is not MISSING or _read_first_line(second, len(seen))[0] is not MISSING:
+            # JSON Lines, also when its first line is bad: that line is reported, the rest read.
+            _check_lines(reporter, name, chain(seen, stream), strict)
             return
-    elif document is not MISSING or _json_object(second, len(seen)) is not MISSING:
-        # JSON Lines, also when its first line is bad: that line is reported, the rest read.
-        _check_lines(reporter, name, chain(seen, stream), strict)
-        return
     # A document spread over several lines (or something that is not JSON at all).
     data = b"".join(seen) + stream.read()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        start = exc.start + (len(_BOM) if data.startswith(_BOM) else 0)  # the decoder counts after the BOM
+        line = data.count(b"\n", 0, start) + 1
         raise _InputError(f"line {line}: invalid UTF-8 ({exc.reason})") from None
     try:
         document = json.loads(text)
@@ -2503,24 +2517,30 @@ def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool
         reporter.invalid(name, "input", [Problem("<root>", "JSON nested too deeply to read")])
         return
     except ValueError as exc:
-        if "\x00" in text[:1000]:
+        sample = text[:1000]
+        if sample.count("\x00") * 4 >= len(sample):  # ASCII in UTF-16 is half NUL bytes
             raise _InputError("not UTF-8: NUL bytes, as UTF-16 or UTF-32 text has") from None
         reporter.invalid(name, "input", [Problem("<root>", f"not JSON, JSON Lines or server-sent events: {exc}")])
         return
     _check_document(reporter, name, document, strict)
 
 
-def _json_object(line: bytes, number: int) -> Any:
-    """The JSON object that one line holds whole, or MISSING."""
-    if not line.lstrip(b" \t\r\n\xef\xbb\xbf").startswith(b"{"):
-        return MISSING
+def _read_first_line(line: bytes, number: int) -> Tuple[Any, bool]:
+    """The JSON object that one of the first lines holds whole (or MISSING), and whether the line
+    is rather the unfinished start of a document spread over several lines."""
+    if not line.lstrip(b" \t\r\n\xef\xbb\xbf").startswith((b"{", b"[")):
+        return MISSING, False
     try:
-        document = json.loads(line.decode("utf-8-sig"))
+        text = line.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _InputError(f"line {number}: invalid UTF-8 ({exc.reason})") from None
-    except (ValueError, RecursionError):
-        return MISSING
-    return document if isinstance(document, dict) else MISSING
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        return MISSING, False
+    except ValueError as exc:
+        return MISSING, _cut_short(text, exc)
+    return (document if isinstance(document, dict) else MISSING), False
 
 
 def _next_content_line(stream: IO[bytes], seen: List[bytes]) -> Optional[bytes]:
@@ -2536,7 +2556,16 @@ def _cut_short(text: str, error: ValueError) -> bool:
     rather than holding something that is not JSON."""
     if not isinstance(error, json.JSONDecodeError):
         return False
-    return error.msg.startswith("Unterminated string") or error.pos >= len(text.rstrip())
+    if error.msg.startswith("Unterminated string"):
+        return True
+    # The decoder points at the start of the token it could not read; cut short, that token
+    # is all that is left: the start of a literal, a number, or a string's escape.
+    rest = text[error.pos:].rstrip()
+    if not rest or any(word.startswith(rest) for word in _JSON_WORDS):
+        return True
+    if error.msg.startswith("Invalid \\uXXXX escape"):  # pointed at the "u" of an escape
+        return len(rest) < 5
+    return all(char in _NUMBER_CHARS for char in rest)
 
 
 def _kind_of(document: Any) -> str:
@@ -2567,14 +2596,14 @@ def _check_document(reporter: _Reporter, where: str, document: Any, strict: bool
             return
         status = response.get("status_code", MISSING)
         body = response.get("body")
-        if status != 200:
+        error = _error_of(body)
+        if status != 200 or error is not MISSING:  # a 200 whose body is an error counts as one
             if type(status) is int:
                 detail = f"status {status}"
             elif status is MISSING:
                 detail = "no status_code"
             else:
                 detail = f"status {_json_type(status)}{_quote(status)}"
-            error = _error_of(body)
             if error is not MISSING:
                 detail += ": " + _describe_error(error)
             reporter.request_error(where, "batch line", detail)
@@ -2620,7 +2649,7 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
     before_valid = reporter.tally.valid
     before_docs = reporter.tally.documents
     chunks = ChatCompletionAccumulator()
-    progress = reporter.progress = _Progress(name)
+    progress = reporter.progress = _Progress(name, reporter.progress_allowed)
     show_progress = progress.enabled
     number = 0
     build = _plans_of(CreateChatCompletionResponse)[bool(strict)].build
@@ -2649,9 +2678,11 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
         # a body that fails, goes through _check_document(), which says why.
         if type(document) is dict and "custom_id" in document:
             response = document.get("response")
-            if document.get("error") is None and type(response) is dict and response.get("status_code") == 200:
+            body = response.get("body") if type(response) is dict and response.get("status_code") == 200 else None
+            if (type(body) is dict and document.get("error") is None
+                    and body.get("error") is None and body.get("object") != "error"):
                 try:
-                    parsed = build(response.get("body"))
+                    parsed = build(body)
                 except (_Invalid, RecursionError):
                     pass
                 else:
@@ -2679,7 +2710,7 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
     problems: List[Problem] = []
     unkept = 0  # problems past MAX_KEPT_PROBLEMS, counted only, so that memory stays constant
     error: Any = MISSING
-    progress = reporter.progress = _Progress(name)
+    progress = reporter.progress = _Progress(name, reporter.progress_allowed)
     try:
         for event, data, line in _events(_decoded_lines(lines)):
             if progress.enabled and not line & 1023:
@@ -2689,10 +2720,10 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
             what, value = _read_event(event, data)
             if what is _SERVER_ERROR:
                 error = value
-                if not problems:
-                    break
-                found = [Problem(f"line {line}", "the server sent an error: " + _describe_error(value))]
-            elif what is _BAD_JSON:
+                if problems:  # listed after them, past the limit too: it ends the stream
+                    problems.append(Problem(f"line {line}", "the server sent an error: " + _describe_error(value)))
+                break
+            if what is _BAD_JSON:
                 found = [Problem(f"line {line}", value)]
             else:
                 try:
@@ -2703,8 +2734,6 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
             room = MAX_KEPT_PROBLEMS - len(problems)
             problems.extend(found[:room])
             unkept += max(len(found) - room, 0)
-            if error is not MISSING:
-                break
     except ValidationError as exc:
         raise _InputError(exc.errors[0].message) from None
     progress.done()
@@ -2735,9 +2764,12 @@ def _decoded_lines(lines: Iterable[bytes]) -> Iterator[str]:
 class _Progress:
     """Lines read and rate on stderr, for long inputs, only when stderr is a terminal."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, allowed: bool) -> None:
         self.name = name
-        self.enabled = sys.stderr.isatty()
+        try:
+            self.enabled = allowed and sys.stderr is not None and sys.stderr.isatty()
+        except (OSError, ValueError):  # stderr closed
+            self.enabled = False
         self.start = self.last = time.monotonic()
         self.shown = False
 
@@ -2782,16 +2814,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _USAGE_ERROR
     out: IO[str] = sys.stdout
     wrapped: Optional[io.TextIOWrapper] = None
+    try:
+        interactive = sys.stdout.isatty()
+    except (OSError, ValueError):
+        interactive = False
     if hasattr(sys.stdout, "buffer"):
         # Model names and errors may hold any character; never fail on the terminal's encoding.
         # On a terminal, each problem shows as soon as it is found.
-        try:
-            interactive = sys.stdout.isatty()
-        except (OSError, ValueError):
-            interactive = False
         out = wrapped = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors="replace",
                                          line_buffering=interactive)
     reporter = _Reporter(out, args.json, args.quiet)
+    reporter.progress_allowed = not (args.json and interactive)
     try:
         for path in args.paths:
             name = "<stdin>" if path == "-" else path

@@ -2910,6 +2910,10 @@ class TestAccumulator(unittest.TestCase):
         (first,) = result.choices  # index True is read as 0, the parsed chunk's index
         self.assertEqual((first.index, first.finish_reason, first.message.role), (0, None, "assistant"))
         self.assertEqual(first.message.content, "xx")
+        # Content parts that are not objects are left out too.
+        parts = dataclasses.replace(choice, delta=dataclasses.replace(choice.delta, content=("odd", {"type": "text", "text": "!"})))
+        accumulator.add(dataclasses.replace(chunk, choices=(parts,)))
+        self.assertEqual(accumulator.result().choices[0].message.content, ({"type": "text", "text": "xx!"},))
         self.assertEqual([(c.id, c.type, c.function.name) for c in first.message.tool_calls], [("c", "function", "f")])
 
     def test_interleaved_choices(self):
@@ -3447,9 +3451,17 @@ class TestCommandLine(unittest.TestCase):
                 self.assertEqual(result.returncode, 1, out)
                 self.assertIn("first.jsonl:1: invalid ", out)
                 self.assertIn("first.jsonl: invalid JSON Lines: 4 lines, 4 documents, 3 valid, 1 invalid", out)
-        # A document spread over lines is still read whole.
+        # A document spread over lines is still read whole, however its first line looks.
         result = self.run_cli(self.write("pretty.json", json.dumps(self.response(), indent=2)))
         self.assertEqual(result.returncode, 0, self.text(result))
+        document = self.response()
+        choices = document.pop("choices")
+        semi = json.dumps(document)[:-1] + ', "choices": [\n  ' + json.dumps(choices[0]) + "\n]}\n"
+        result = self.run_cli(self.write("semi.json", semi))
+        self.assertEqual(result.returncode, 0, self.text(result))
+        self.assertIn("semi.json: valid response: model gpt-4o, 1 choice (stop)", self.text(result))
+        out = self.text(self.run_cli(self.write("array.json", "[\n  " + json.dumps(self.response()) + "\n]\n")))
+        self.assertIn("array.json: invalid response\n  <root>: expected object, got array", out)
 
     def test_a_last_line_without_newline_is_truncated_only_when_cut_short(self) -> None:
         good = json.dumps(self.response())
@@ -3458,7 +3470,8 @@ class TestCommandLine(unittest.TestCase):
                 result = self.run_cli("--quiet", self.write("last.jsonl", good + "\n" + last))
                 self.assertEqual(result.returncode, 1, self.text(result))
                 self.assertIn("last.jsonl:2: invalid line", self.text(result))
-        for last in ('{"id": "chatcmpl-', '{"id": "x", "usage": {"prompt_tokens": 1}', '{"id": "x",'):
+        for last in ('{"id": "chatcmpl-', '{"id": "x", "usage": {"prompt_tokens": 1}', '{"id": "x",', '{"id": "x", "usage": nul',
+                     '{"created": -', '{"created": 1.', '{"created": 1e', '{"id": "caf\\u00', '{"id": "ab\\'):
             with self.subTest(last=last):
                 result = self.run_cli(self.write("cut.jsonl", good + "\n" + last))
                 self.assertEqual(result.returncode, 2, self.text(result))
@@ -3472,10 +3485,11 @@ class TestCommandLine(unittest.TestCase):
         result = self.run_cli("--json", self.write("bad.sse", text))
         (entry,) = json.loads(self.text(result))["documents"]
         problems = entry["problems"]
-        self.assertEqual(len(problems), chatcompletion.MAX_KEPT_PROBLEMS + 1)
+        self.assertEqual(len(problems), chatcompletion.MAX_KEPT_PROBLEMS + 2)
         self.assertEqual(problems[0], {"path": "line 1: created", "message": "expected int or null, got str 'soon'"})
-        # The server's error is not kept either, past the limit, but it is counted.
-        self.assertEqual(problems[-1], {"path": "<stream>", "message": "and 51 more problems, not listed"})
+        # The server's error ends the stream: it is listed, past the limit too.
+        self.assertEqual(problems[-2], {"path": f"line {2 * count + 1}", "message": "the server sent an error: overloaded (529)"})
+        self.assertEqual(problems[-1], {"path": "<stream>", "message": "and 50 more problems, not listed"})
         self.assertEqual(entry["detail"], "0 valid chunks")
         few = self.sse(self.chunk({"content": "x"}, created="soon"), done=False) + 'data: {"error": {"message": "overloaded"}}\n\n'
         out = self.text(self.run_cli(self.write("few.sse", few)))
@@ -3512,6 +3526,17 @@ class TestCommandLine(unittest.TestCase):
             result = self.run_cli(self.write("wide.json", json.dumps(self.response(), indent=2).encode(encoding)))
             self.assertEqual(result.returncode, 2, encoding)
             self.assertIn("not UTF-8: NUL bytes, as UTF-16 or UTF-32 text has", result.stderr.decode())
+        for encoding in ("utf-16", "utf-32"):  # with a byte order mark
+            result = self.run_cli(self.write("bom.json", json.dumps(self.response(), indent=2).encode(encoding)))
+            self.assertEqual(result.returncode, 2, encoding)
+            self.assertIn("not UTF-8: the text starts with a UTF-16 or UTF-32 byte order mark", result.stderr.decode())
+        # A stray NUL in UTF-8 text is just not JSON.
+        result = self.run_cli(self.write("nul.json", json.dumps(self.response(), indent=2).replace('"Hi"', '"H\x00i"')))
+        self.assertEqual(result.returncode, 1, self.text(result))
+        self.assertIn("nul.json: invalid input", self.text(result))
+        # After a byte order mark, the line is still counted from the file's start.
+        result = self.run_cli(self.write("bomline.json", b"\xef\xbb\xbf{\n\xff\"a\": 1}\n"))
+        self.assertIn("bomline.json: line 2: invalid UTF-8", result.stderr.decode())
 
     def test_deep_nesting_and_odd_status_codes_read_plainly(self) -> None:
         deep = "[" * 100_000 + "]" * 100_000
@@ -3521,17 +3546,27 @@ class TestCommandLine(unittest.TestCase):
         line = {"custom_id": "r", "error": None, "response": {"status_code": "200", "body": self.response()}}
         out = self.text(self.run_cli(self.write("status.jsonl", json.dumps(line) + "\n")))
         self.assertIn("status.jsonl: error batch line: status str '200'", out)
+        # A 200 whose body is an error is an error, in either form.
+        lines = [{"custom_id": "r", "error": None, "response": {"status_code": 200, "body": body}}
+                 for body in ({"error": {"message": "boom", "code": "x"}}, {"object": "error", "message": "bang", "code": 1},
+                              self.response())]
+        out = self.text(self.run_cli(self.write("ok.jsonl", "\n".join(map(json.dumps, lines)) + "\n")))
+        self.assertIn("ok.jsonl:1: error batch line: status 200: boom (x)", out)
+        self.assertIn("ok.jsonl:2: error batch line: status 200: bang (1)", out)
+        self.assertIn("ok.jsonl: valid JSON Lines: 3 lines, 3 documents, 1 valid, 0 invalid, 2 request errors", out)
 
-    @unittest.skipUnless(hasattr(os, "openpty"), "needs a pseudo-terminal")
-    def test_progress_on_a_terminal_never_runs_into_report_lines(self) -> None:
-        good = json.dumps(self.response())
-        lines = [good] * 6000
-        lines[3000] = '{"id": 5}'
-        path = self.write("long.jsonl", "\n".join(lines) + "\n")
+    def test_closed_standard_error(self) -> None:
+        good = self.write("good.jsonl", (json.dumps(self.response()) + "\n") * 3)
+        with unittest.mock.patch.object(sys, "stderr", None), unittest.mock.patch.object(sys, "stdout", io.StringIO()):
+            self.assertEqual(chatcompletion.main([good]), 0)
+            self.assertEqual(chatcompletion.main([os.path.join(self.dir, "missing.json")]), 2)
+
+    def run_on_terminal(self, *args: str) -> "tuple[int, str]":
+        """The command line with standard output and error on one pseudo-terminal, progress every 1,024 lines."""
         controller, terminal = os.openpty()
         code = ("import sys, chatcompletion; chatcompletion._PROGRESS_SECONDS = 0.0; "
                 "sys.exit(chatcompletion.main(sys.argv[1:]))")
-        process = subprocess.Popen([sys.executable, "-c", code, "--quiet", path], stdout=terminal, stderr=terminal,
+        process = subprocess.Popen([sys.executable, "-c", code, *args], stdout=terminal, stderr=terminal,
                                    cwd=os.path.dirname(CLI_SCRIPT))
         os.close(terminal)
         output = b""
@@ -3544,13 +3579,26 @@ class TestCommandLine(unittest.TestCase):
                 break
             output += piece
         os.close(controller)
-        self.assertEqual(process.wait(timeout=120), 1)
-        text = output.decode()
+        return process.wait(timeout=120), output.decode()
+
+    @unittest.skipUnless(hasattr(os, "openpty"), "needs a pseudo-terminal")
+    def test_progress_on_a_terminal_never_runs_into_report_lines(self) -> None:
+        good = json.dumps(self.response())
+        lines = [good] * 6000
+        lines[3000] = '{"id": 5}'
+        path = self.write("long.jsonl", "\n".join(lines) + "\n")
+        status, text = self.run_on_terminal("--quiet", path)
+        self.assertEqual(status, 1)
         self.assertIn("lines/s", text)  # the progress did show
         self.assertIn("\r\x1b[K" + path + ":3001: invalid response", text)
         self.assertNotIn("lines/s " + path, text)
         # Line-buffered on a terminal: the problem shows while the file is still being read.
         self.assertLess(text.index(":3001: invalid"), text.index(": 4096 lines"))
+        # The JSON report leaves its last entry's line open, so no progress is shown over it.
+        status, text = self.run_on_terminal("--json", path)
+        self.assertEqual(status, 1)
+        self.assertNotIn("lines/s", text)
+        self.assertEqual(json.loads(text.replace("\r\n", "\n"))["summary"]["invalid"], 1)
 
     def test_line_numbers_count_blank_lines(self) -> None:
         lines = ["", "", json.dumps(self.response()), "", json.dumps(self.response(id=5)), ""]
