@@ -2226,6 +2226,7 @@ _BOM = b"\xef\xbb\xbf"
 _WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _JSON_WORDS = ("true", "false", "null", "NaN", "Infinity", "-Infinity")
 _NUMBER_CHARS = frozenset("0123456789+-.eE")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _SSE_PREFIXES = (b"data:", b"event:", b":", b"id:", b"retry:")
 _PROGRESS_SECONDS = 1.0
 
@@ -2440,8 +2441,11 @@ class _Reporter:
         if self.as_json:
             self.entry(where, "unreadable", "input", message)
         else:
-            if sys.stderr is not None:
-                sys.stderr.write(f"chatcompletion: {where}: {message}\n")
+            try:
+                if sys.stderr is not None:
+                    sys.stderr.write(f"chatcompletion: {where}: {message}\n")
+            except (OSError, ValueError):  # standard error closed or full: the exit status still says it
+                pass
 
     def finish(self) -> int:
         summary = self.tally.to_dict()
@@ -2518,7 +2522,7 @@ def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool
         return
     except ValueError as exc:
         sample = text[:1000]
-        if sample.count("\x00") * 4 >= len(sample):  # ASCII in UTF-16 is half NUL bytes
+        if sample and sample.count("\x00") * 4 >= len(sample):  # ASCII in UTF-16 is half NUL bytes
             raise _InputError("not UTF-8: NUL bytes, as UTF-16 or UTF-32 text has") from None
         reporter.invalid(name, "input", [Problem("<root>", f"not JSON, JSON Lines or server-sent events: {exc}")])
         return
@@ -2531,7 +2535,7 @@ def _read_first_line(line: bytes, number: int) -> Tuple[Any, bool]:
     if not line.lstrip(b" \t\r\n\xef\xbb\xbf").startswith((b"{", b"[")):
         return MISSING, False
     try:
-        text = line.decode("utf-8-sig")
+        text = line.decode("utf-8-sig").rstrip("\r\n")  # so that a string the line cuts is unterminated
     except UnicodeDecodeError as exc:
         raise _InputError(f"line {number}: invalid UTF-8 ({exc.reason})") from None
     try:
@@ -2539,14 +2543,15 @@ def _read_first_line(line: bytes, number: int) -> Tuple[Any, bool]:
     except RecursionError:
         return MISSING, False
     except ValueError as exc:
-        return MISSING, _cut_short(text, exc)
+        return MISSING, _open_at_end(text, exc)
     return (document if isinstance(document, dict) else MISSING), False
 
 
 def _next_content_line(stream: IO[bytes], seen: List[bytes]) -> Optional[bytes]:
     for line in stream:
         seen.append(line)
-        if line.strip():
+        stripped = line.strip()
+        if stripped and stripped != _BOM:
             return line
     return None
 
@@ -2558,14 +2563,26 @@ def _cut_short(text: str, error: ValueError) -> bool:
         return False
     if error.msg.startswith("Unterminated string"):
         return True
-    # The decoder points at the start of the token it could not read; cut short, that token
-    # is all that is left: the start of a literal, a number, or a string's escape.
+    # The decoder points at the start of the token it could not read.  Cut short, either
+    # nothing is left, or one token that was still going on: the start of a literal or a
+    # number, a number's fraction or exponent, or a string's \uXXXX escape.
     rest = text[error.pos:].rstrip()
-    if not rest or any(word.startswith(rest) for word in _JSON_WORDS):
+    if not rest:
         return True
-    if error.msg.startswith("Invalid \\uXXXX escape"):  # pointed at the "u" of an escape
-        return len(rest) < 5
-    return all(char in _NUMBER_CHARS for char in rest)
+    if error.msg.startswith("Expecting value"):
+        return any(word.startswith(rest) for word in _JSON_WORDS) or _NUMBER_CHARS.issuperset(rest)
+    if error.msg.startswith("Expecting ',' delimiter"):
+        return text[error.pos - 1:error.pos].isdigit() and _NUMBER_CHARS.issuperset(rest)
+    if error.msg.startswith("Invalid \\uXXXX escape"):  # pointed at the "u"
+        return len(rest) <= 5 and _HEX_DIGITS.issuperset(rest[1:])
+    return False
+
+
+def _open_at_end(text: str, error: ValueError) -> bool:
+    """Whether a line that failed to parse may go on over the next lines: it stops between
+    tokens (``{"id": "x",``).  A token itself never spans lines."""
+    return (isinstance(error, json.JSONDecodeError) and not error.msg.startswith("Unterminated string")
+            and not text[error.pos:].strip())
 
 
 def _kind_of(document: Any) -> str:
@@ -2740,7 +2757,8 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
     if problems:
         if unkept:
             problems.append(Problem("<stream>", f"and {_plural(unkept, 'more problem')}, not listed"))
-        reporter.invalid(name, "stream", problems, f"{_plural(accumulator.chunks, 'valid chunk')}")
+        detail = _plural(accumulator.chunks, "valid chunk") + (", then a server error" if error is not MISSING else "")
+        reporter.invalid(name, "stream", problems, detail)  # the detail shows it past 20 listed problems too
     elif error is not MISSING:
         reporter.request_error(name, "stream", f"the server sent an error after {_plural(accumulator.chunks, 'chunk')}: "
                                + _describe_error(error))

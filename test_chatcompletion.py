@@ -3444,7 +3444,7 @@ class TestCommandLine(unittest.TestCase):
 
     def test_json_lines_whose_first_line_is_bad(self) -> None:
         good = json.dumps(self.response())
-        for first in ('{"id": broken', "[]", "not json at all"):
+        for first in ('{"id": broken', "[]", "not json at all", '{"id": "x", "choi', '{"a": tru', "[1 2", '{"a" 1'):
             with self.subTest(first=first):
                 result = self.run_cli("--quiet", self.write("first.jsonl", "\n".join([first, good, good, good]) + "\n"))
                 out = self.text(result)
@@ -3460,8 +3460,28 @@ class TestCommandLine(unittest.TestCase):
         result = self.run_cli(self.write("semi.json", semi))
         self.assertEqual(result.returncode, 0, self.text(result))
         self.assertIn("semi.json: valid response: model gpt-4o, 1 choice (stop)", self.text(result))
+        out = self.text(self.run_cli(self.write("bom.json", b"\xef\xbb\xbf"), self.write("bom2.json", b"\xef\xbb\xbf \n\n")))
+        self.assertEqual(out.count("invalid input\n  <root>: empty: no document in it"), 2, out)
         out = self.text(self.run_cli(self.write("array.json", "[\n  " + json.dumps(self.response()) + "\n]\n")))
         self.assertIn("array.json: invalid response\n  <root>: expected object, got array", out)
+
+    def test_every_prefix_of_a_json_line_is_cut_short_and_nothing_else_is(self) -> None:
+        documents = [json.dumps(self.response()), '{"a": [1, -2.5e-3, 1E+2, true, false, null], "b": {"c": [[], {}]}}',
+                     json.dumps({"s": "caf\u00e9 \U0001f600 \\ \" \n \t"}), json.dumps({"s": "caf\u00e9 \U0001f600"}, ensure_ascii=False),
+                     '{"x":-0,"y":0.5,"z":[1e5,2E-7]}']
+        def cut_short(text: str) -> bool:
+            with self.assertRaises(ValueError) as caught:
+                json.loads(text)
+            return chatcompletion._cut_short(text, caught.exception)
+        for document in documents:
+            for end in range(1, len(document)):
+                with self.subTest(prefix=document[:end]):
+                    self.assertTrue(cut_short(document[:end]))
+        for invalid in ('{"id": nope}', "garbage", "[1 2", '{"a":1}1', '{"a":1} true', '{"a":1}e', "[1]-", '{"a": true false',
+                        '{"a": 1 nul', "{tru", "{1", "{-", '{"a" 1', '{"a" nul', '{"a": 0 0', '{"a": "\\u1x', '{"a": "\\uzz',
+                        '{"a": 1.2.3}', '{"id": "x"}}'):
+            with self.subTest(invalid=invalid):
+                self.assertFalse(cut_short(invalid))
 
     def test_a_last_line_without_newline_is_truncated_only_when_cut_short(self) -> None:
         good = json.dumps(self.response())
@@ -3490,10 +3510,11 @@ class TestCommandLine(unittest.TestCase):
         # The server's error ends the stream: it is listed, past the limit too.
         self.assertEqual(problems[-2], {"path": f"line {2 * count + 1}", "message": "the server sent an error: overloaded (529)"})
         self.assertEqual(problems[-1], {"path": "<stream>", "message": "and 50 more problems, not listed"})
-        self.assertEqual(entry["detail"], "0 valid chunks")
+        self.assertEqual(entry["detail"], "0 valid chunks, then a server error")
         few = self.sse(self.chunk({"content": "x"}, created="soon"), done=False) + 'data: {"error": {"message": "overloaded"}}\n\n'
         out = self.text(self.run_cli(self.write("few.sse", few)))
-        self.assertIn("few.sse: invalid stream: 0 valid chunks\n  line 1: created: expected int or null, got str 'soon'\n"
+        self.assertIn("few.sse: invalid stream: 0 valid chunks, then a server error\n"
+                      "  line 1: created: expected int or null, got str 'soon'\n"
                       "  line 3: the server sent an error: overloaded\n", out)
 
     def test_names_that_are_missing_null_or_empty(self) -> None:
@@ -3559,6 +3580,10 @@ class TestCommandLine(unittest.TestCase):
         good = self.write("good.jsonl", (json.dumps(self.response()) + "\n") * 3)
         with unittest.mock.patch.object(sys, "stderr", None), unittest.mock.patch.object(sys, "stdout", io.StringIO()):
             self.assertEqual(chatcompletion.main([good]), 0)
+            self.assertEqual(chatcompletion.main([os.path.join(self.dir, "missing.json")]), 2)
+        closed = io.StringIO()
+        closed.close()
+        with unittest.mock.patch.object(sys, "stderr", closed), unittest.mock.patch.object(sys, "stdout", io.StringIO()):
             self.assertEqual(chatcompletion.main([os.path.join(self.dir, "missing.json")]), 2)
 
     def run_on_terminal(self, *args: str) -> "tuple[int, str]":
