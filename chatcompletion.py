@@ -2395,7 +2395,7 @@ class _Reporter:
             raise _OutputError(exc.strerror or str(exc)) from None
 
     def entry(self, where: str, status: str, kind: str, detail: str = "",
-              problems: Sequence[Problem] = ()) -> None:
+              problems: Sequence[Problem] = (), unkept: int = 0) -> None:
         if self.as_json:
             if self.quiet and status == "valid":
                 return
@@ -2404,6 +2404,8 @@ class _Reporter:
                 item["detail"] = detail
             if problems:
                 item["problems"] = [{"path": p.path, "message": p.message} for p in problems]
+            if unkept:
+                item["unkept_problems"] = unkept
             self.write(("\n  " if self.first_entry else ",\n  ") + json.dumps(item))
             self.first_entry = False
             return
@@ -2415,8 +2417,9 @@ class _Reporter:
         self.write(line + "\n")
         for problem in problems[:MAX_LISTED_PROBLEMS]:
             self.write(f"  {problem}\n")
-        if len(problems) > MAX_LISTED_PROBLEMS:
-            self.write(f"  ... and {len(problems) - MAX_LISTED_PROBLEMS} more problems\n")
+        more = max(len(problems) - MAX_LISTED_PROBLEMS, 0) + unkept
+        if more:
+            self.write(f"  ... and {_plural(more, 'more problem')}\n")
 
     def valid(self, where: str, kind: str, response: CreateChatCompletionResponse, detail: str = "",
               listed: bool = True) -> None:
@@ -2424,10 +2427,10 @@ class _Reporter:
         if listed:
             self.entry(where, "valid", kind, detail or _describe(response))
 
-    def invalid(self, where: str, kind: str, problems: Sequence[Problem], detail: str = "") -> None:
+    def invalid(self, where: str, kind: str, problems: Sequence[Problem], detail: str = "", unkept: int = 0) -> None:
         self.tally.documents += 1
         self.tally.invalid += 1
-        self.entry(where, "invalid", kind, detail, problems)
+        self.entry(where, "invalid", kind, detail, problems, unkept)
 
     def request_error(self, where: str, kind: str, detail: str) -> None:
         self.tally.documents += 1
@@ -2755,10 +2758,10 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
         raise _InputError(exc.errors[0].message) from None
     progress.done()
     if problems:
-        if unkept:
-            problems.append(Problem("<stream>", f"and {_plural(unkept, 'more problem')}, not listed"))
-        detail = _plural(accumulator.chunks, "valid chunk") + (", then a server error" if error is not MISSING else "")
-        reporter.invalid(name, "stream", problems, detail)  # the detail shows it past 20 listed problems too
+        detail = _plural(accumulator.chunks, "valid chunk")
+        if error is not MISSING:  # on the stream's own line, so that text output shows it however many problems
+            detail += ", then the server sent an error: " + _describe_error(error)
+        reporter.invalid(name, "stream", problems, detail, unkept)
     elif error is not MISSING:
         reporter.request_error(name, "stream", f"the server sent an error after {_plural(accumulator.chunks, 'chunk')}: "
                                + _describe_error(error))

@@ -3505,15 +3505,18 @@ class TestCommandLine(unittest.TestCase):
         result = self.run_cli("--json", self.write("bad.sse", text))
         (entry,) = json.loads(self.text(result))["documents"]
         problems = entry["problems"]
-        self.assertEqual(len(problems), chatcompletion.MAX_KEPT_PROBLEMS + 2)
+        self.assertEqual(len(problems), chatcompletion.MAX_KEPT_PROBLEMS + 1)
         self.assertEqual(problems[0], {"path": "line 1: created", "message": "expected int or null, got str 'soon'"})
         # The server's error ends the stream: it is listed, past the limit too.
-        self.assertEqual(problems[-2], {"path": f"line {2 * count + 1}", "message": "the server sent an error: overloaded (529)"})
-        self.assertEqual(problems[-1], {"path": "<stream>", "message": "and 50 more problems, not listed"})
-        self.assertEqual(entry["detail"], "0 valid chunks, then a server error")
+        self.assertEqual(problems[-1], {"path": f"line {2 * count + 1}", "message": "the server sent an error: overloaded (529)"})
+        self.assertEqual(entry["unkept_problems"], 50)
+        self.assertEqual(entry["detail"], "0 valid chunks, then the server sent an error: overloaded (529)")
+        # Text output counts what it does not show, kept or not.
+        out = self.text(self.run_cli(self.write("bad.sse", text)))
+        self.assertIn(f"  ... and {count + 1 - chatcompletion.MAX_LISTED_PROBLEMS} more problems\n", out)
         few = self.sse(self.chunk({"content": "x"}, created="soon"), done=False) + 'data: {"error": {"message": "overloaded"}}\n\n'
         out = self.text(self.run_cli(self.write("few.sse", few)))
-        self.assertIn("few.sse: invalid stream: 0 valid chunks, then a server error\n"
+        self.assertIn("few.sse: invalid stream: 0 valid chunks, then the server sent an error: overloaded\n"
                       "  line 1: created: expected int or null, got str 'soon'\n"
                       "  line 3: the server sent an error: overloaded\n", out)
 
