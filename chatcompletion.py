@@ -2208,15 +2208,15 @@ def accumulate(chunks: Iterable[Any]) -> CreateChatCompletionResponse:
         try:
             accumulator.add(chunk)
         except ValidationError as exc:
-            raise ValidationError([Problem(_within(position, p.path), p.message) for p in exc.errors]) from None
+            raise ValidationError([Problem(_under(f"[{position}]", p.path), p.message) for p in exc.errors]) from None
     return accumulator.result()
 
 
-def _within(position: int, path: str) -> str:
-    """A problem's path inside the chunk at ``position`` of a list."""
+def _under(prefix: str, path: str) -> str:
+    """A problem's path inside the value that ``prefix`` names (a chunk's position, a batch line's body)."""
     if path == "<root>":
-        return f"[{position}]"
-    return f"[{position}]{path}" if path.startswith("[") else f"[{position}].{path}"
+        return prefix
+    return prefix + path if path.startswith("[") else prefix + "." + path
 
 
 # --------------------------------------------------------------------------- the command line
@@ -2382,8 +2382,12 @@ class _Reporter:
         if as_json:
             self.write('{"documents": [')
 
+    def start_progress(self, name: str) -> "_Progress":
+        self.progress = _Progress(name, self.progress_allowed)
+        return self.progress
+
     def write(self, text: str, flush: bool = False) -> None:
-        if self.progress is not None and self.progress.shown:
+        if self.progress is not None:
             self.progress.clear()
         try:
             self.out.write(text)
@@ -2468,6 +2472,10 @@ class _InputError(Exception):
     """An input that cannot be read as text lines (I/O error, invalid UTF-8, truncated line)."""
 
 
+def _invalid_utf8(line: int, error: UnicodeDecodeError) -> _InputError:
+    return _InputError(f"line {line}: invalid UTF-8 ({error.reason})")
+
+
 class _OutputError(Exception):
     """The report cannot be written."""
 
@@ -2517,7 +2525,7 @@ def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool
     except UnicodeDecodeError as exc:
         start = exc.start + (len(_BOM) if data.startswith(_BOM) else 0)  # the decoder counts after the BOM
         line = data.count(b"\n", 0, start) + 1
-        raise _InputError(f"line {line}: invalid UTF-8 ({exc.reason})") from None
+        raise _invalid_utf8(line, exc) from None
     try:
         document = json.loads(text)
     except RecursionError:
@@ -2540,7 +2548,7 @@ def _read_first_line(line: bytes, number: int) -> Tuple[Any, bool]:
     try:
         text = line.decode("utf-8-sig").rstrip("\r\n")  # so that a string the line cuts is unterminated
     except UnicodeDecodeError as exc:
-        raise _InputError(f"line {number}: invalid UTF-8 ({exc.reason})") from None
+        raise _invalid_utf8(number, exc) from None
     try:
         document = json.loads(text)
     except RecursionError:
@@ -2631,8 +2639,7 @@ def _check_document(reporter: _Reporter, where: str, document: Any, strict: bool
         try:
             parsed = CreateChatCompletionResponse.from_dict(body, strict=strict)
         except ValidationError as exc:
-            reporter.invalid(where, "batch line", [Problem("response.body." + p.path if p.path != "<root>"
-                                                           else "response.body", p.message) for p in exc.errors])
+            reporter.invalid(where, "batch line", [Problem(_under("response.body", p.path), p.message) for p in exc.errors])
             return
         reporter.valid(where, "batch line", parsed, listed=listed)
         return
@@ -2669,7 +2676,7 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
     before_valid = reporter.tally.valid
     before_docs = reporter.tally.documents
     chunks = ChatCompletionAccumulator()
-    progress = reporter.progress = _Progress(name, reporter.progress_allowed)
+    progress = reporter.start_progress(name)
     show_progress = progress.enabled
     number = 0
     build = _plans_of(CreateChatCompletionResponse)[bool(strict)].build
@@ -2680,7 +2687,7 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
         try:
             text = line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            raise _InputError(f"line {number}: invalid UTF-8 ({exc.reason})") from None
+            raise _invalid_utf8(number, exc) from None
         if not text or text.isspace():
             continue
         try:
@@ -2730,7 +2737,7 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
     problems: List[Problem] = []
     unkept = 0  # problems past MAX_KEPT_PROBLEMS, counted only, so that memory stays constant
     error: Any = MISSING
-    progress = reporter.progress = _Progress(name, reporter.progress_allowed)
+    progress = reporter.start_progress(name)
     try:
         for event, data, line in _events(_decoded_lines(lines)):
             if progress.enabled and not line & 1023:
@@ -2779,7 +2786,7 @@ def _decoded_lines(lines: Iterable[bytes]) -> Iterator[str]:
         try:
             yield line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise _InputError(f"line {number}: invalid UTF-8 ({exc.reason})") from None
+            raise _invalid_utf8(number, exc) from None
 
 
 class _Progress:
