@@ -384,13 +384,31 @@ def _explain_json(value: Any, path: str, problems: List[Problem]) -> None:
 # import; the shared core in _Plan does the rest.
 
 
+class _ReadOnlyDict(Dict[str, Any]):
+    """What ``extra`` and the maps are stored as: a dict that refuses changes.
+
+    A dict rather than a MappingProxyType, so that dataclasses.asdict(), copy.deepcopy(),
+    pickle and json.dumps() take it as they take any dict.  ``copy()`` gives a plain dict.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a parsed mapping is read-only; dict(it) gives a copy to change")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> Any:
+        return (_ReadOnlyDict, (dict(self),))
+
+
 _NONE_TYPE: FrozenSet[type] = frozenset({type(None)})
 _DICT_TYPE: FrozenSet[type] = frozenset({dict})
 _LIST_TYPE: FrozenSet[type] = frozenset({list})
 _TEXT_TYPES: FrozenSet[type] = frozenset({str, type(None)})
 # What an array or a map is stored as, and what a hand-built object may hold instead.
 _SEQUENCE_TYPES: FrozenSet[type] = frozenset({tuple, list})
-_MAPPING_TYPES: FrozenSet[type] = frozenset({MappingProxyType, dict})
+_MAPPING_TYPES: FrozenSet[type] = frozenset({_ReadOnlyDict, dict, MappingProxyType})
 
 
 class _Kind:
@@ -698,7 +716,7 @@ class _Map(_Kind):
             if not isinstance(key, str):
                 raise _Invalid
             result[str.__str__(key)] = parse(item)
-        return MappingProxyType(result)
+        return _ReadOnlyDict(result)
 
     def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
         if value is None and self.nullable:
@@ -823,7 +841,7 @@ def _array_of(kind: str, **options: Any) -> _Decl:
     return _Decl(kind, True, False, **options)
 
 
-_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+_NO_EXTRA: Mapping[str, Any] = _ReadOnlyDict()
 # Stands in ``extra``'s place while build() reads an object, until extras() collects them.
 _UNKNOWN = object()
 # What json.loads makes; an unknown key's value of another type is checked by extras().
@@ -953,7 +971,7 @@ class _Plan:
                         raise _Invalid
                     key = str.__str__(key)
                 extra[key] = _copy_json(value)
-        return MappingProxyType(extra)
+        return _ReadOnlyDict(extra)
 
     def explain(self, data: Any, path: str, problems: List[Problem]) -> None:
         if not isinstance(data, dict):
@@ -1066,7 +1084,7 @@ class _Model:
                 result[key] = convert[type(value)](value) if type(value) in convert else value
         extra = self.extra
         if extra is not _NO_EXTRA:
-            if type(extra) is not MappingProxyType and not isinstance(extra, Mapping):
+            if type(extra) is not _ReadOnlyDict and not isinstance(extra, Mapping):
                 raise TypeError(f"{type(self).__name__}.extra must be a mapping, got {type(extra).__name__}")
             for key, value in extra.items():
                 if key not in result:
@@ -1075,8 +1093,8 @@ class _Model:
 
     def __reduce__(self) -> Any:
         # Field by field rather than through to_dict(), so that a copy of an object built by hand,
-        # holding what no parse would, is still exact.  Read-only maps, which pickle cannot
-        # write, travel as dicts.
+        # holding what no parse would, is still exact.  A MappingProxyType put into one, which
+        # pickle cannot write, travels as a dict, as parsed maps did when they were proxies.
         values = self._get_values(self)
         if self.extra is _NO_EXTRA and MappingProxyType not in map(type, values):  # the usual case
             return (_restore, (type(self), values))

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import types
 import time
 import unittest
 import unittest.mock
@@ -741,6 +742,52 @@ class TestModelFields(unittest.TestCase):
             with self.assertRaises(TypeError):
                 mapping["new"] = "x"  # type: ignore[index]
         self.assertIsInstance(body.category_applied_input_types["violence"], tuple)
+
+    def test_read_only_maps_refuse_every_change(self):
+        r = Response.from_dict(dict(full_response(), x_unknown={"a": 1}))
+        for mapping in (r.metadata, r.extra, r.moderation.input.results[0].categories):
+            before = dict(mapping)
+            changes = [lambda m: m.__setitem__("new", 1), lambda m: m.__delitem__(next(iter(m))),
+                       lambda m: m.clear(), lambda m: m.pop(next(iter(m))), lambda m: m.popitem(),
+                       lambda m: m.setdefault("new", 1), lambda m: m.update(new=1)]
+            if sys.version_info >= (3, 9):
+                changes.append(lambda m: m.__ior__({"new": 1}))
+            for change in changes:
+                with self.assertRaisesRegex(TypeError, "read-only"):
+                    change(mapping)
+            self.assertEqual(mapping, before)
+            # What a user may want to change is a copy, a plain dict.
+            for copied in (mapping.copy(), dict(mapping)):
+                self.assertIs(type(copied), dict)
+                copied["new"] = 1
+            self.assertNotIn("new", mapping)
+
+    def test_dataclasses_asdict_astuple_and_json_dumps_take_the_maps(self):
+        doc = full_response()
+        doc["x_unknown"] = {"a": [1, {"b": None}]}
+        r = Response.from_dict(doc)
+        as_dict = dataclasses.asdict(r)
+        self.assertEqual(as_dict["extra"], {"x_unknown": {"a": [1, {"b": None}]}})
+        self.assertEqual(as_dict["metadata"], doc["metadata"])
+        self.assertEqual(as_dict["choices"][0]["message"]["extra"], {})
+        self.assertEqual(as_dict["usage"]["prompt_tokens"], doc["usage"]["prompt_tokens"])
+        categories = as_dict["moderation"]["input"]["results"][0]["categories"]
+        self.assertEqual(categories, doc["moderation"]["input"]["results"][0]["categories"])
+        as_tuple = dataclasses.astuple(r)
+        self.assertEqual(as_tuple[-1], {"x_unknown": {"a": [1, {"b": None}]}})
+        self.assertEqual(json.loads(json.dumps(r.extra)), {"x_unknown": {"a": [1, {"b": None}]}})
+        self.assertEqual(json.loads(json.dumps(r.metadata)), doc["metadata"])
+
+    def test_a_parsed_map_inside_another_value_pickles_and_copies(self):
+        parsed = Response.from_dict(full_response())
+        built = Response(id="x", extra={"x_meta": parsed.metadata, "x_extra": [parsed.extra]})
+        for again in (pickle.loads(pickle.dumps(built)), copy.deepcopy(built), copy.copy(built)):
+            self.assertEqual(again, built)
+            self.assertIs(type(again.extra["x_meta"]), type(parsed.metadata))
+            with self.assertRaises(TypeError):
+                again.extra["x_meta"]["k"] = "v"
+        self.assertIsNot(copy.deepcopy(built).extra["x_meta"], parsed.metadata)
+        self.assertEqual(built.to_dict()["x_meta"], full_response()["metadata"])
 
     def test_loads_and_loads_chunk(self):
         text = json.dumps(full_response())
@@ -1568,13 +1615,19 @@ class TestLenientTolerances(ProblemAssertions):
                 r = Response.from_dict(doc)
                 self.assertEqual(list(r.choices[0].extra), names)
                 self.assertEqual(r.to_dict(), doc)
-        no_extra = Response.from_dict(wire_response()).extra  # empty, and shared
-        for odd in ({1, 2}, b"x", object(), MISSING, r.choices[0].extra, no_extra):
+        for odd in ({1, 2}, b"x", object(), MISSING, types.MappingProxyType({"k": 1})):
             bad = wire_response()
             bad["choices"][0][names[0]] = odd  # a name seen before, a value JSON cannot hold
             with self.subTest(odd=type(odd).__name__):
                 errors = self.errors_of(Response, bad, strict=False)
                 self.assertOnlyProblem(errors, f"choices[0].{names[0]}", "expected a JSON value")
+        # A parsed map is a dict, and reads as a JSON object wherever it is put.
+        for parsed in (r.choices[0].extra, Response.from_dict(wire_response()).extra):
+            doc = wire_response()
+            doc["choices"][0][names[0]] = parsed
+            copied = Response.from_dict(doc).choices[0].extra[names[0]]
+            self.assertEqual(copied, parsed)
+            self.assertIs(type(copied), dict)
         bad = wire_response()
         bad["choices"][0][names[-1]] = {1: "x"}  # past the remembered names
         errors = self.errors_of(Response, bad, strict=False)
