@@ -2251,14 +2251,16 @@ _PROGRESS_SECONDS = 1.0
 _HELP_EPILOG = """\
 Each input is recognised by its content, whatever its name:
   a JSON document      one chat completion, one stream chunk, or an error body
+  a JSON array         of such documents, each checked as a line of JSON Lines is
   server-sent events   a captured stream (data: lines), read and accumulated
   JSON Lines           one document per line: responses, chunks, or lines of
                        OpenAI Batch API output ({"custom_id", "response": {"status_code",
                        "body"}, "error"}); an error line, a non-200 status or an error
                        body is reported as an error
 
-For a JSON document or a stream, every document is listed; for JSON Lines only the
-lines with problems are, with their line numbers, then a count per file.  A summary
+For a JSON document or a stream, every document is listed; for JSON Lines and arrays
+only the lines or items with problems are, with their line numbers or positions, then a
+count per file.  A summary
 follows: documents, valid, invalid, models, finish reasons, tokens, tool calls, refusals.
 
 exit status: 0 all valid, 1 anything invalid, or an error the server reported
@@ -2325,6 +2327,9 @@ class _Tally:
             completion_details = usage.completion_tokens_details
             if type(completion_details) is CompletionTokensDetails and type(completion_details.reasoning_tokens) is int:
                 tokens["reasoning"] += completion_details.reasoning_tokens
+
+    def counts(self) -> Tuple[int, int, int]:
+        return self.documents, self.valid, self.invalid
 
     def to_dict(self) -> Dict[str, Any]:
         return {"documents": self.documents, "valid": self.valid, "invalid": self.invalid,
@@ -2530,7 +2535,7 @@ def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool
         second = _next_content_line(stream, seen)
         if second is None:
             if document is not MISSING:
-                _check_document(reporter, name, document, strict)
+                _check_whole(reporter, name, document, strict)
                 return
         elif document is not MISSING or _read_first_line(second, len(seen))[0] is not MISSING:
             # JSON Lines, also when its first line is bad: that line is reported, the rest read.
@@ -2555,7 +2560,7 @@ def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool
             raise _InputError("not UTF-8: NUL bytes, as UTF-16 or UTF-32 text has") from None
         reporter.invalid(name, "input", [Problem("<root>", f"not JSON, JSON Lines or server-sent events: {exc}")])
         return
-    _check_document(reporter, name, document, strict)
+    _check_whole(reporter, name, document, strict)
 
 
 def _read_first_line(line: bytes, number: int) -> Tuple[Any, bool]:
@@ -2688,11 +2693,39 @@ def _check_document(reporter: _Reporter, where: str, document: Any, strict: bool
     reporter.valid(where, "response", parsed, listed=listed)
 
 
+def _check_whole(reporter: _Reporter, name: str, document: Any, strict: bool) -> None:
+    """A file holding one JSON value: a document, or an array of them."""
+    if type(document) is not list:
+        _check_document(reporter, name, document, strict)
+        return
+    if not document:
+        reporter.invalid(name, "JSON array", [Problem("<root>", "empty: no document in it")])
+        return
+    # Items are checked as lines of JSON Lines are: only those with problems are listed.
+    before = reporter.tally.counts()
+    chunks = ChatCompletionAccumulator()
+    for index, item in enumerate(document):
+        _check_document(reporter, f"{name}[{index}]", item, strict, listed=False, stream=chunks)
+    _report_many(reporter, name, "JSON array", _plural(len(document), "item"), chunks, before)
+
+
+def _report_many(reporter: _Reporter, name: str, kind: str, size: str,
+                 chunks: ChatCompletionAccumulator, before: Tuple[int, int, int]) -> None:
+    """The lines that end a file of many documents: the stream its chunks add up to, then the counts."""
+    if chunks.chunks:
+        result = _accumulated(reporter, name, chunks)
+        if result is not None:
+            reporter.valid(name, "stream", result, f"{_plural(chunks.chunks, 'chunk')}; " + _describe(result))
+    documents, valid, invalid = (now - then for now, then in zip(reporter.tally.counts(), before))
+    detail = f"{size}, {_plural(documents, 'document')}, {valid} valid, {invalid} invalid"
+    if documents - valid - invalid:
+        detail += ", " + _plural(documents - valid - invalid, "request error")
+    reporter.entry(name, "invalid" if invalid else "valid", kind, detail)
+
+
 def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict: bool) -> None:
     """JSON Lines, one at a time; chunks among them add up to one stream per file."""
-    before_invalid = reporter.tally.invalid
-    before_valid = reporter.tally.valid
-    before_docs = reporter.tally.documents
+    before = reporter.tally.counts()
     chunks = ChatCompletionAccumulator()
     progress = reporter.start_progress(name)
     show_progress = progress.enabled
@@ -2735,17 +2768,7 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
                     continue
         _check_document(reporter, f"{name}:{number}", document, strict, listed=False, stream=chunks)
     progress.done()
-    if chunks.chunks:
-        result = _accumulated(reporter, name, chunks)
-        if result is not None:
-            reporter.valid(name, "stream", result, f"{_plural(chunks.chunks, 'chunk')}; " + _describe(result))
-    documents = reporter.tally.documents - before_docs
-    invalid = reporter.tally.invalid - before_invalid
-    valid = reporter.tally.valid - before_valid
-    detail = f"{number} lines, {_plural(documents, 'document')}, {valid} valid, {invalid} invalid"
-    if documents - valid - invalid:
-        detail += ", " + _plural(documents - valid - invalid, "request error")
-    reporter.entry(name, "invalid" if invalid else "valid", "JSON Lines", detail)
+    _report_many(reporter, name, "JSON Lines", f"{number} lines", chunks, before)
 
 
 def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict: bool) -> None:
@@ -2841,7 +2864,7 @@ class _Progress:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """The command line: check responses, streams and JSON Lines files; see ``--help``."""
+    """The command line: check responses, streams, arrays and JSON Lines files; see ``--help``."""
     import argparse
 
     parser = argparse.ArgumentParser(

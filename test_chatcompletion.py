@@ -3433,6 +3433,31 @@ class TestCommandLine(unittest.TestCase):
         self.assertEqual(result.returncode, 1, out)
         self.assertIn("the server sent an error after 1 chunk: boom (x)", out)
 
+    def test_json_array_items_are_checked_one_by_one(self) -> None:
+        batch_line = {"id": "b1", "custom_id": "r1", "error": None,
+                      "response": {"status_code": 200, "request_id": "q", "body": self.response(model="o3")}}
+        items = [self.response(), self.response(created="soon"), {"error": {"message": "boom"}}, batch_line, 7]
+        for text in (json.dumps(items, indent=2), json.dumps(items)):  # spread over lines, and on one
+            result = self.run_cli(self.write("many.json", text))
+            out = self.text(result)
+            self.assertEqual(result.returncode, 1, out)
+            self.assertIn("many.json[1]: invalid response\n  created: expected int or null, got str 'soon'\n", out)
+            self.assertIn("many.json[2]: error response: the server returned an error: boom", out)
+            self.assertIn("many.json[4]: invalid response\n  <root>: expected object, got int 7\n", out)
+            self.assertIn("many.json: invalid JSON array: 5 items, 5 documents, 2 valid, 2 invalid, 1 request error", out)
+            self.assertNotIn("many.json[0]", out)  # valid items are counted, not listed
+            self.assertIn("models: gpt-4o (1), o3 (1)", out)
+        chunks = [self.chunk({"role": "assistant", "content": "Hel"}), self.chunk({"content": "lo"}, "stop")]
+        result = self.run_cli("--json", self.write("chunks.json", json.dumps(chunks, indent=1)))
+        report = json.loads(result.stdout)
+        self.assertEqual(result.returncode, 0, result.stdout)
+        self.assertEqual([(d["source"][-11:], d["status"], d["kind"]) for d in report["documents"]],
+                         [("chunks.json", "valid", "stream"), ("chunks.json", "valid", "JSON array")])
+        self.assertEqual(report["documents"][1]["detail"], "2 items, 1 document, 1 valid, 0 invalid")
+        result = self.run_cli(self.write("none.json", "[\n]\n"))
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("none.json: invalid JSON array\n  <root>: empty: no document in it\n", self.text(result))
+
     def test_batch_file_with_bad_lines_among_good(self) -> None:
         good = {"id": "b1", "custom_id": "r1", "response": {"status_code": 200, "request_id": "q", "body": self.response()}, "error": None}
         failed = {"id": "b2", "custom_id": "r2", "response": {"status_code": 429, "request_id": "q", "body": {"error": {"message": "slow down", "code": "rate_limit"}}}, "error": None}
@@ -3516,7 +3541,7 @@ class TestCommandLine(unittest.TestCase):
         out = self.text(self.run_cli(self.write("bom.json", b"\xef\xbb\xbf"), self.write("bom2.json", b"\xef\xbb\xbf \n\n")))
         self.assertEqual(out.count("invalid input\n  <root>: empty: no document in it"), 2, out)
         out = self.text(self.run_cli(self.write("array.json", "[\n  " + json.dumps(self.response()) + "\n]\n")))
-        self.assertIn("array.json: invalid response\n  <root>: expected object, got array", out)
+        self.assertIn("array.json: valid JSON array: 1 item, 1 document, 1 valid, 0 invalid", out)
 
     def test_every_prefix_of_a_json_line_is_cut_short_and_nothing_else_is(self) -> None:
         documents = [json.dumps(self.response()), '{"a": [1, -2.5e-3, 1E+2, true, false, null], "b": {"c": [[], {}]}}',
