@@ -385,10 +385,11 @@ def _explain_json(value: Any, path: str, problems: List[Problem]) -> None:
 
 
 class _ReadOnlyDict(Dict[str, Any]):
-    """What ``extra`` and the maps are stored as: a dict that refuses changes.
+    """What ``extra`` and the maps are stored as: a dict whose own methods refuse changes.
 
     A dict rather than a MappingProxyType, so that dataclasses.asdict(), copy.deepcopy(),
-    pickle and json.dumps() take it as they take any dict.  ``copy()`` gives a plain dict.
+    pickle and json.dumps() take it as they take any dict.  As with a frozen dataclass and
+    object.__setattr__, calling dict's methods on it directly gets around the refusal.
     """
 
     __slots__ = ()
@@ -402,13 +403,27 @@ class _ReadOnlyDict(Dict[str, Any]):
         return (_ReadOnlyDict, (dict(self),))
 
 
+class _NoExtra(_ReadOnlyDict):
+    """The empty ``extra`` that every object without unknown keys shares.
+
+    Its __init__ refuses to fill it too: the dict's own __init__ would, for every object at once.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if dict(*args, **kwargs):  # dataclasses.asdict() makes an empty one the same way
+            self._refuse()
+
+
 _NONE_TYPE: FrozenSet[type] = frozenset({type(None)})
 _DICT_TYPE: FrozenSet[type] = frozenset({dict})
 _LIST_TYPE: FrozenSet[type] = frozenset({list})
 _TEXT_TYPES: FrozenSet[type] = frozenset({str, type(None)})
 # What an array or a map is stored as, and what a hand-built object may hold instead.
 _SEQUENCE_TYPES: FrozenSet[type] = frozenset({tuple, list})
-_MAPPING_TYPES: FrozenSet[type] = frozenset({_ReadOnlyDict, dict, MappingProxyType})
+_READ_ONLY_TYPES: FrozenSet[type] = frozenset({_ReadOnlyDict, _NoExtra, MappingProxyType})
+_MAPPING_TYPES: FrozenSet[type] = _READ_ONLY_TYPES | {dict}
 
 
 class _Kind:
@@ -841,7 +856,7 @@ def _array_of(kind: str, **options: Any) -> _Decl:
     return _Decl(kind, True, False, **options)
 
 
-_NO_EXTRA: Mapping[str, Any] = _ReadOnlyDict()
+_NO_EXTRA: Mapping[str, Any] = _NoExtra()
 # Stands in ``extra``'s place while build() reads an object, until extras() collects them.
 _UNKNOWN = object()
 # What json.loads makes; an unknown key's value of another type is checked by extras().
@@ -1093,14 +1108,15 @@ class _Model:
 
     def __reduce__(self) -> Any:
         # Field by field rather than through to_dict(), so that a copy of an object built by hand,
-        # holding what no parse would, is still exact.  A MappingProxyType put into one, which
-        # pickle cannot write, travels as a dict, as parsed maps did when they were proxies.
+        # holding what no parse would, is still exact.  Read-only maps travel as dicts, with
+        # their places, so that a pickle names no private class (and a MappingProxyType, which
+        # pickle cannot write, comes back as a read-only dict).
         values = self._get_values(self)
-        if self.extra is _NO_EXTRA and MappingProxyType not in map(type, values):  # the usual case
+        if self.extra is _NO_EXTRA and _READ_ONLY_TYPES.isdisjoint(map(type, values)):  # the usual case
             return (_restore, (type(self), values))
         values += (self.extra,)
-        read_only = tuple(index for index, value in enumerate(values) if type(value) is MappingProxyType)
-        values = tuple(dict(value) if type(value) is MappingProxyType else value for value in values)
+        read_only = tuple(index for index, value in enumerate(values) if type(value) in _READ_ONLY_TYPES)
+        values = tuple(dict(value) if type(value) in _READ_ONLY_TYPES else value for value in values)
         return (_restore, (type(self), values, read_only))
 
     # One shared __eq__, __repr__ and __hash__, behaving as dataclass would generate them
@@ -1129,7 +1145,7 @@ def _restore(model: "Type[_Model]", values: Tuple[Any, ...], read_only: Optional
     if read_only is None:
         values += (_NO_EXTRA,)
     else:
-        values = tuple(MappingProxyType(value) if index in read_only else value for index, value in enumerate(values))
+        values = tuple(_ReadOnlyDict(value) if index in read_only else value for index, value in enumerate(values))
     _plans_of(model)  # the twin comes with the plans
     instance = model._twin(*values)
     instance.__class__ = model
@@ -2260,8 +2276,8 @@ Each input is recognised by its content, whatever its name:
 
 For a JSON document or a stream, every document is listed; for JSON Lines and arrays
 only the lines or items with problems are, with their line numbers or positions, then a
-count per file.  A summary
-follows: documents, valid, invalid, models, finish reasons, tokens, tool calls, refusals.
+count per file.  A summary follows: documents, valid, invalid, models, finish reasons,
+tokens, tool calls, refusals.
 
 exit status: 0 all valid, 1 anything invalid, or an error the server reported
              (an error body, a batch line with an error, an error inside a stream),

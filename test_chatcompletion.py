@@ -761,6 +761,13 @@ class TestModelFields(unittest.TestCase):
                 self.assertIs(type(copied), dict)
                 copied["new"] = 1
             self.assertNotIn("new", mapping)
+        # The empty extra that objects without unknown keys share refuses even __init__.
+        shared = r.choices[0].message.extra
+        self.assertEqual(shared, {})
+        with self.assertRaisesRegex(TypeError, "read-only"):
+            shared.__init__(x_injected=1)  # type: ignore[misc]
+        self.assertEqual(Response.from_dict(wire_response()).extra, {})
+        self.assertEqual(CompletionUsage().extra, {})
 
     def test_dataclasses_asdict_astuple_and_json_dumps_take_the_maps(self):
         doc = full_response()
@@ -777,6 +784,20 @@ class TestModelFields(unittest.TestCase):
         self.assertEqual(as_tuple[-1], {"x_unknown": {"a": [1, {"b": None}]}})
         self.assertEqual(json.loads(json.dumps(r.extra)), {"x_unknown": {"a": [1, {"b": None}]}})
         self.assertEqual(json.loads(json.dumps(r.metadata)), doc["metadata"])
+
+    def test_pickles_name_no_private_class_and_mapping_proxies_come_back_read_only(self):
+        doc = dict(full_response(), x_unknown={"a": 1})
+        parsed = Response.from_dict(doc)
+        written = pickle.dumps(parsed)
+        self.assertNotIn(b"_ReadOnlyDict", written)
+        self.assertNotIn(b"_NoExtra", written)
+        self.assertEqual(pickle.loads(written), parsed)
+        built = CompletionUsage(prompt_tokens=1, extra=types.MappingProxyType({"x": {"y": 1}}))
+        for again in (pickle.loads(pickle.dumps(built)), copy.deepcopy(built)):
+            self.assertEqual(again, built)
+            self.assertEqual(dataclasses.asdict(again)["extra"], {"x": {"y": 1}})
+            with self.assertRaises(TypeError):
+                again.extra["z"] = 1  # type: ignore[index]
 
     def test_a_parsed_map_inside_another_value_pickles_and_copies(self):
         parsed = Response.from_dict(full_response())
