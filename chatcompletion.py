@@ -1146,6 +1146,8 @@ def _restore(model: "Type[_Model]", values: Tuple[Any, ...], read_only: Optional
         values += (_NO_EXTRA,)
     else:
         values = tuple(_ReadOnlyDict(value) if index in read_only else value for index, value in enumerate(values))
+        if len(values) - 1 in read_only and not values[-1]:
+            values = values[:-1] + (_NO_EXTRA,)  # shared again, as a parse shares it
     _plans_of(model)  # the twin comes with the plans
     instance = model._twin(*values)
     instance.__class__ = model

@@ -799,6 +799,13 @@ class TestModelFields(unittest.TestCase):
             with self.assertRaises(TypeError):
                 again.extra["z"] = 1  # type: ignore[index]
 
+    def test_an_empty_extra_is_shared_again_after_a_copy(self):
+        parsed = Response.from_dict(full_response())  # a metadata map, and no unknown keys
+        for again in (pickle.loads(pickle.dumps(parsed)), copy.deepcopy(parsed), copy.copy(parsed)):
+            self.assertEqual(again, parsed)
+            self.assertIs(again.extra, parsed.extra)
+            self.assertIs(again.extra, CompletionUsage().extra)
+
     def test_a_parsed_map_inside_another_value_pickles_and_copies(self):
         parsed = Response.from_dict(full_response())
         built = Response(id="x", extra={"x_meta": parsed.metadata, "x_extra": [parsed.extra]})
