@@ -13,15 +13,17 @@ Run ``python chatcompletion.py --help`` for the command-line checker.
 from __future__ import annotations
 
 import codecs
+import copy
 import enum
 import io
 import json
+import linecache
 import os
 import sys
 import time
 from dataclasses import dataclass, field, fields
 from itertools import chain, islice, repeat
-from operator import attrgetter, itemgetter
+from operator import attrgetter, itemgetter, methodcaller
 from types import MappingProxyType
 from typing import (
     IO,
@@ -39,6 +41,7 @@ from typing import (
     NoReturn,
     Optional,
     Sequence,
+    Set,
     Tuple,
     Type,
     TypeVar,
@@ -54,7 +57,7 @@ else:  # older Pythons' typing has no such marker; nothing reads it at run time
         return lambda function: function
 
 __all__ = [
-    "MISSING", "Missing", "ValidationError", "StreamError", "Problem",
+    "ValidationError", "APIError", "StreamError", "Problem",
     "loads", "dumps", "loads_chunk", "iter_chunks", "accumulate", "ChatCompletionAccumulator",
     "Object", "FinishReason", "Role", "ServiceTier", "ToolCallType", "AnnotationType",
     "ModerationType", "ModerationInputType",
@@ -68,7 +71,7 @@ __all__ = [
     "ChatCompletionStreamResponseDelta", "ChatCompletionMessageToolCallChunk", "ChoiceDeltaFunctionCall",
 ]
 
-__version__ = "1.0.0"
+__version__ = "2.0.0"
 
 # Nesting deeper than this inside an unknown value is refused rather than followed;
 # json.loads itself stops near the interpreter's recursion limit (about 1000).
@@ -77,16 +80,16 @@ MAX_DEPTH = 10_000
 MAX_QUOTE = 60
 # How many problems str(ValidationError) lists before summarising the rest.
 MAX_LISTED_PROBLEMS = 20
-# Problems kept per stream by the command line; the rest are counted.
+# Problems kept per document or stream; the rest are counted (ValidationError.unkept).
 MAX_KEPT_PROBLEMS = 1000
+# How much of a server's error message str(APIError) and the command line show.
+MAX_SHOWN_MESSAGE = 200
 # How much of a very long path str(Problem) shows.
 MAX_SHOWN_PATH = 200
 # How deep the accumulator merges unknown objects and content parts; deeper, the newer value wins.
 MAX_MERGE_DEPTH = 8
 # Arrays of at least this many objects are checked column by column (see _Plan.build_many).
 COLUMN_MIN = 16
-# How many unknown keys each model remembers (see _Plan.learn); more only cost an exception each.
-MAX_LEARNED_KEYS = 64
 
 _SLOTS: Dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
 
@@ -94,27 +97,16 @@ _SLOTS: Dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
 # --------------------------------------------------------------------------- sentinels and enums
 
 
-class Missing(enum.Enum):
-    """The type of ``MISSING``: a key absent from the JSON, as opposed to ``null``."""
+class _Missing(enum.Enum):
+    """A key absent from the JSON, inside the machinery only: no attribute ever holds it."""
 
     MISSING = "MISSING"
 
     def __repr__(self) -> str:
-        return "MISSING"
-
-    def __str__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> Literal[False]:  # so that type checkers know `x or default` drops it
-        return False
+        return "_MISSING"
 
 
-MISSING = Missing.MISSING
-"""Stands for a key that the JSON object did not have.  ``None`` stands for ``null``."""
-
-T = TypeVar("T")
-Maybe = Union[T, None, Missing]
-"""A field that lenient mode may leave ``None`` (JSON null) or ``MISSING`` (absent key)."""
+_MISSING = _Missing.MISSING
 
 
 class Object(str, enum.Enum):
@@ -184,37 +176,65 @@ class Problem(NamedTuple):
 
 
 class ValidationError(ValueError):
-    """The document does not match the model.  ``errors`` lists every problem found."""
+    """The document does not match the model.
 
-    def __init__(self, errors: Sequence[Problem]) -> None:
+    ``errors`` lists the problems found, up to MAX_KEPT_PROBLEMS; ``unkept`` counts the rest.
+    """
+
+    def __init__(self, errors: Sequence[Problem], unkept: int = 0) -> None:
         self.errors: Tuple[Problem, ...] = tuple(errors)
+        self.unkept = unkept
         lines = [str(p) for p in self.errors[:MAX_LISTED_PROBLEMS]]
-        if len(self.errors) > MAX_LISTED_PROBLEMS:
-            lines.append(f"... and {len(self.errors) - MAX_LISTED_PROBLEMS} more problems")
+        more = max(len(self.errors) - MAX_LISTED_PROBLEMS, 0) + unkept
+        if more:
+            lines.append(f"... and {more} more problem{'' if more == 1 else 's'}")
         super().__init__("\n".join(lines))
 
     def __reduce__(self) -> Any:
-        return (type(self), (self.errors,))
+        return (type(self), (self.errors, self.unkept))
 
 
-class StreamError(ValidationError):
+class APIError(ValidationError):
+    """The document is an error the server returned, not a chat completion.
+
+    ``error`` is the provider's error value as sent: the object under ``"error"``, or the whole
+    body in the flat form (``"object": "error"``) that older vLLM and FastChat send.  ``message``,
+    ``code`` and ``type`` are read from it where present, else None.
+    """
+
+    def __init__(self, error: Any, path: str = "<root>", context: str = "the server returned an error") -> None:
+        self.error = error
+        fields: Mapping[str, Any] = error if isinstance(error, dict) else {}
+        message = fields.get("message", error if isinstance(error, str) else None)
+        self.message: Optional[str] = message if isinstance(message, str) else None
+        code = fields.get("code")
+        self.code: Optional[Union[str, int]] = code if isinstance(code, (str, int)) and not isinstance(code, bool) \
+            else None
+        kind = fields.get("type")
+        self.type: Optional[str] = kind if isinstance(kind, str) else None
+        super().__init__([Problem(path, f"{context}: {_describe_error(error)}")])
+
+    def __reduce__(self) -> Any:
+        return (_restore_api_error, (type(self), self.__dict__.copy(), self.errors))
+
+
+class StreamError(APIError):
     """The server reported an error inside a stream (an ``error`` event or an ``error`` object).
 
     ``error`` is the provider's error value as sent, ``chunks`` the chunks read before it.
     """
 
-    def __init__(
-        self,
-        errors: Sequence[Problem],
-        error: Any = None,
-        chunks: Sequence["CreateChatCompletionStreamResponse"] = (),
-    ) -> None:
-        super().__init__(errors)
-        self.error = error
+    def __init__(self, error: Any, path: str = "<stream>",
+                 chunks: Sequence["CreateChatCompletionStreamResponse"] = ()) -> None:
+        super().__init__(error, path, "the server sent an error")
         self.chunks: Tuple[CreateChatCompletionStreamResponse, ...] = tuple(chunks)
 
-    def __reduce__(self) -> Any:
-        return (type(self), (self.errors, self.error, self.chunks))
+
+def _restore_api_error(cls: Type[APIError], state: Dict[str, Any], errors: Tuple[Problem, ...]) -> APIError:
+    error = cls.__new__(cls)
+    ValidationError.__init__(error, errors)
+    error.__dict__.update(state)
+    return error
 
 
 class _Invalid(Exception):
@@ -428,6 +448,9 @@ _MAPPING_TYPES: FrozenSet[type] = _READ_ONLY_TYPES | {dict}
 
 class _Kind:
     nullable = False
+    # What the field holds for JSON null, and for a missing key (the dataclass default).
+    null: Any = None
+    default: Any = None
     # The exact Python types that parse() returns unchanged.
     plain: FrozenSet[type] = frozenset()
     # Whether dump() must convert the stored value (nested models, tuples, mappings), and the
@@ -559,18 +582,21 @@ class _ModelKind(_Kind):
 class _Object(_ModelKind):
     """A nested model."""
 
-    def __init__(self, model: "Type[_Model]", strict: bool, nullable: bool) -> None:
+    def __init__(self, model: "Type[_Model]", strict: bool, nullable: bool, always: bool) -> None:
         self.model = model
         self.stored = frozenset({model})
         self.plan = _plans_of(model)[strict]
-        self.build = self.plan.build
         self.nullable = nullable
-        self.plain = _NONE_TYPE if nullable else frozenset()
+        # An object the spec requires is always an instance: empty, and marked as null when it was.
+        self.null = model._null if always else None
+        self.default = model._absent if always else None
+        self.plain = _NONE_TYPE if nullable and not always else frozenset()
+        self.build = (self.plan.taking_null() if always and nullable else self.plan).build
 
     def parse(self, value: Any) -> Any:
         if value is None:
             if self.nullable:
-                return None
+                return self.null
             raise _Invalid
         return self.build(value)
 
@@ -596,11 +622,13 @@ class _OneOf(_ModelKind):
     """Models told apart by their ``type`` key (tool calls, moderation results)."""
 
     def __init__(self, by_type: "Dict[str, Type[_Model]]", fallback: "Optional[Type[_Model]]",
-                 strict: bool, nullable: bool) -> None:
+                 strict: bool, nullable: bool, always: bool, empty: "Type[_Model]") -> None:
         self.by_type = by_type
         self.stored = frozenset(by_type.values())
         self.nullable = nullable
-        self.plain = _NONE_TYPE if nullable else frozenset()
+        self.null = empty._null if always else None
+        self.default = empty._absent if always else None
+        self.plain = _NONE_TYPE if nullable and not always else frozenset()
         self.plans = {tag: _plans_of(model)[strict] for tag, model in by_type.items()}
         self.fallback_plan = _plans_of(fallback)[strict] if fallback is not None else None
 
@@ -617,7 +645,7 @@ class _OneOf(_ModelKind):
             if plan is not None:
                 return plan.build(value)
         elif value is None and self.nullable:
-            return None
+            return self.null
         plan = self._plan_for(value)
         if plan is None:
             raise _Invalid
@@ -632,21 +660,40 @@ class _OneOf(_ModelKind):
         plan = self._plan_for(value)
         if plan is None:
             tags = " or ".join(repr(t) for t in self.by_type)
-            problems.append(Problem(_show(_join(path, "type")), _got(tags, value.get("type", MISSING))
+            problems.append(Problem(_show(_join(path, "type")), _got(tags, value.get("type", _MISSING))
                                     if "type" in value else f"required key is missing (one of {tags})"))
             return
         plan.explain(value, path, problems)
 
 
+class _NullArray(Tuple[Any, ...]):
+    """What an array field holds when the JSON had null: empty, as for a missing key or ``[]``,
+    and written back as null."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> Any:
+        return (_null_array, ())
+
+
+def _null_array() -> "_NullArray":
+    return _NULL_ARRAY
+
+
+_NULL_ARRAY = tuple.__new__(_NullArray)
+
+
 class _Array(_Kind):
-    """A JSON array, stored as a tuple of converted items."""
+    """A JSON array, stored as a tuple of converted items (or _NULL_ARRAY, for null)."""
 
     needs_dump = True
+
+    default = ()
+    null = _NULL_ARRAY
 
     def __init__(self, item: _Kind, nullable: bool) -> None:
         self.item = item
         self.nullable = nullable
-        self.plain = _NONE_TYPE if nullable else frozenset()
         self.stored = _SEQUENCE_TYPES
         self.item_plain = item.plain if not item.needs_dump else frozenset()
         self.item_needs_dump = item.needs_dump
@@ -656,7 +703,7 @@ class _Array(_Kind):
     def parse(self, value: Any) -> Any:
         if type(value) is not list:
             if value is None and self.nullable:
-                return None
+                return _NULL_ARRAY
             if not isinstance(value, list):
                 raise _Invalid
             value = list(value)
@@ -816,6 +863,16 @@ class _Decl:
         self.by_type = by_type
         self.fallback = fallback
         self.only = only
+        # An object the spec requires and never allows null is always an instance.
+        self.always = kind in ("object", "oneof") and required and not nullable
+
+    def default(self) -> Any:
+        """What the field holds when its key is missing (and what keyword construction assumes)."""
+        if self.kind == "array":
+            return ()
+        if self.always:
+            return (self.model or self.fallback)._absent
+        return None
 
     def make(self, strict: bool, top: bool = True) -> _Kind:
         # Lenient accepts null for any property, but array items and map values keep their type.
@@ -828,10 +885,10 @@ class _Decl:
         if kind == "content":
             return _Content() if not strict else _Scalar("str", self.nullable)
         if kind == "object":
-            return _Object(self.model, strict, nullable)
+            return _Object(self.model, strict, nullable, self.always)
         if kind == "oneof":
             assert self.by_type is not None
-            return _OneOf(self.by_type, None if strict else self.fallback, strict, nullable)
+            return _OneOf(self.by_type, None if strict else self.fallback, strict, nullable, self.always, self.fallback)
         assert self.item is not None
         if kind == "array":
             return _Array(self.item.make(strict, top=False), nullable)
@@ -839,7 +896,7 @@ class _Decl:
 
 
 def _field(decl: _Decl) -> Any:
-    return field(default=MISSING, metadata={"decl": decl})
+    return field(default=decl.default(), metadata={"decl": decl})
 
 
 def _req(kind: str, *, null: bool = False, **options: Any) -> Any:
@@ -857,14 +914,6 @@ def _array_of(kind: str, **options: Any) -> _Decl:
 
 
 _NO_EXTRA: Mapping[str, Any] = _NoExtra()
-# Stands in ``extra``'s place while build() reads an object, until extras() collects them.
-_UNKNOWN = object()
-# What json.loads makes; an unknown key's value of another type is checked by extras().
-_JSON_TYPES: FrozenSet[type] = _JSON_SCALARS | {list, dict}
-
-
-def _unknown(value: Any) -> Any:
-    return _UNKNOWN
 
 
 def _no_extra() -> Mapping[str, Any]:
@@ -895,56 +944,30 @@ class _Plan:
         self.size = len(self.keys)
         self.kinds: Tuple[_Kind, ...] = tuple(d.make(strict) for _, d in decls)
         self.required: Tuple[bool, ...] = tuple(strict and d.required for _, d in decls)
-        # Per known key: its position, the value types kept as they are, and the parse for the rest
-        # (a nested model's plan directly, saving a call).
-        self.slots: Dict[str, Tuple[int, FrozenSet[type], Callable[[Any], Any]]] = {
-            key: (index, kind.plain, kind.build if isinstance(kind, _Object) else kind.parse)
-            for index, (key, kind) in enumerate(zip(self.keys, self.kinds))}
-        self.blank: List[Any] = [MISSING] * self.size + [_NO_EXTRA]
-        self.required_indexes = tuple(index for index, required in enumerate(self.required) if required)
+        self.bits: Tuple[int, ...] = model._bits
+        # Per known field: the value types kept as they are, the parse for the rest (a nested
+        # model's build directly, saving a call), and the value for a missing key.
+        self.plains: Tuple[FrozenSet[type], ...] = tuple(kind.plain for kind in self.kinds)
+        self.parsers: Tuple[Callable[[Any], Any], ...] = tuple(
+            kind.build if isinstance(kind, _Object) else kind.parse for kind in self.kinds)
+        self.defaults: Tuple[Any, ...] = tuple(kind.default for kind in self.kinds)
+        self.required_bits = sum(bit for bit, required in zip(self.bits, self.required) if required)
         self.required_keys = frozenset(key for key, required in zip(self.keys, self.required) if required)
         self.getters = tuple(itemgetter(key) for key in self.keys)
         self.column_parsers = tuple(kind.parse_column for kind in self.kinds)
         self.twin: Callable[..., Any] = model._twin
-        # What build() needs, fetched in one attribute lookup.
-        self.parts = (self.blank, self.slots, self.required_indexes, self.twin, model, self.size)
-
-    def build(self, data: Any) -> Any:
-        """Check and convert one object, looking only at the keys it has."""
-        if type(data) is not dict:
-            if not isinstance(data, dict):
-                raise _Invalid
-        blank, slots, required_indexes, twin, model, extra_index = self.parts
-        values = blank.copy()
-        for key, value in data.items():
-            # Subscripting beats slots.get(); an unknown key raises once, then it is remembered.
-            try:
-                index, plain, parse = slots[key]
-            except KeyError:
-                self.learn(key)
-                values[extra_index] = _UNKNOWN
-                continue
-            values[index] = value if type(value) in plain else parse(value)
-        if values[extra_index] is not _NO_EXTRA:
-            values[extra_index] = self.extras(data)
-        if required_indexes:  # strict mode only
-            for index in required_indexes:
-                if values[index] is MISSING:
-                    raise _Invalid
-        instance = twin(*values)
-        instance.__class__ = model
-        return instance
-
-    def learn(self, key: Any) -> None:
-        """Remember an unknown key, so that it sends its value to ``extra`` without an exception."""
-        if type(key) is str and len(self.slots) < self.size + MAX_LEARNED_KEYS:
-            self.slots[key] = (self.size, _JSON_TYPES, _unknown)
+        self.mode = "strict" if strict else "lenient"
+        # For the two top-level models, the check that the document is a chat completion at all.
+        self.document: Optional[_Document] = _DOCUMENTS.get(model.__name__)
+        # Check and convert one object (raising _Invalid without saying why): generated code.
+        self.null: Any = None
+        self.build: Callable[[Any], Any] = _generated_build(self)
 
     def build_many(self, items: List[Any]) -> List[Any]:
         """Build a list of objects; column by column when they all have the same known keys.
 
         One server writes every object of an array alike, so one key set usually covers them
-        all; a key none of them has becomes a column of MISSING.
+        all; a key none of them has becomes a column of the field's default.
         """
         count = len(items)
         if count < COLUMN_MIN or not _DICT_TYPE.issuperset(map(type, items)):
@@ -966,11 +989,12 @@ class _Plan:
             shape = shapes.pop()
             if shapes or not self.keyset.issuperset(shape) or not self.required_keys.issubset(shape):
                 return list(map(self.build, items))
-            columns = [list(map(getter, items)) if key in shape else [MISSING] * count
-                       for key, getter in zip(self.keys, self.getters)]
+            columns = [list(map(getter, items)) if key in shape else [kind.default] * count
+                       for key, getter, kind in zip(self.keys, self.getters, self.kinds)]
         columns = [parse_column(column) if key in shape else column
                    for key, parse_column, column in zip(self.keys, self.column_parsers, columns)]
-        instances = list(map(self.twin, *columns, repeat(_NO_EXTRA, count)))
+        present = sum(bit for key, bit in zip(self.keys, self.bits) if key in shape)
+        instances = list(map(self.twin, *columns, repeat(_NO_EXTRA, count), repeat(present, count)))
         model = self.model
         for instance in instances:
             instance.__class__ = model
@@ -1004,15 +1028,28 @@ class _Plan:
             elif key not in keyset:
                 _explain_json(value, _join(path, key), problems)
 
+    def taking_null(self) -> "_Plan":
+        """This plan, but building the model's null instance from JSON null: what a required
+        object field parses with in lenient mode, which saves that field a call."""
+        plan = copy.copy(self)
+        plan.null = self.model._null
+        plan.build = _generated_build(plan)
+        return plan
+
     def parse_root(self, data: Any) -> Any:
+        """build(), raising ValidationError that says why when it refuses.  (A top-level model's
+        build() also refuses, with a ValidationError, what is no chat completion at all.)"""
         try:
             return self.build(data)
         except (_Invalid, RecursionError):
-            pass
-        self.reject(data)
+            self.reject(data)
 
     def reject(self, data: Any) -> NoReturn:
         """Raise the ValidationError that says why build() refused ``data``."""
+        if self.document is not None:
+            error = _error_of(data)
+            if error is not _MISSING:  # strict mode refuses an error body for its missing keys; say what it is
+                raise APIError(error)
         problems: List[Problem] = []
         try:
             self.explain(data, "", problems)
@@ -1024,31 +1061,205 @@ class _Plan:
         raise ValidationError(problems)
 
 
+# --------------------------------------------------------------------------- generated code
+#
+# build() and to_dict() are written out for each model and mode from its declarations, the
+# first time the models are used, as dataclasses writes __init__: a few lines of straight code
+# per field instead of a turn of a generic loop over the object's keys.  That pays for keeping
+# the record of the keys present (see _Model._present): the generic loop with that record was
+# 12 to 20% slower than before it, the generated code is not.  The source of each function is
+# registered with linecache under a name such as "<chatcompletion: Choice.build, lenient>", so
+# that tracebacks and debuggers show it.
+
+_BUILD_TEMPLATE = '''\
+def build(data):
+    """Check and convert one {model} object ({mode}); raises _Invalid without saying why."""
+    if type(data) is not dict:
+        if data is None and null is not None:
+            return null
+        if not isinstance(data, dict):
+            raise _Invalid
+    present = 0
+{fields}\
+    extra = _NO_EXTRA if len(data) == counts[present] else extras(data)
+{required}\
+    instance = twin({arguments}extra, present)
+    instance.__class__ = model
+{document}    return instance
+'''
+_BUILD_FIELD = '''\
+    if {key!r} in data:
+        f_{key} = data[{key!r}]
+        present |= {bit}
+{convert}\
+    else:
+        f_{key} = default_{index}
+'''
+_BUILD_CONVERT = '''\
+        if type(f_{key}) not in plain_{index}:
+            f_{key} = parse_{index}(f_{key})
+'''
+_BUILD_CONVERT_ALWAYS = '''\
+        f_{key} = parse_{index}(f_{key})
+'''
+_BUILD_REQUIRED = '''\
+    if present & {bits} != {bits}:
+        raise _Invalid
+'''
+# A top-level model's: the usual document passes three tests; anything else is looked at closely.
+_BUILD_DOCUMENT = '''\
+    if not (present & {choices_bit} and extra is _NO_EXTRA and f_object == {own!r}):
+        document.check(data, instance)
+'''
+
+_TWIN_TEMPLATE = '''\
+def __init__(self, {parameters}, extra, present):
+    """{model} without the freeze: build() fills one, then hands it the public class."""
+{assignments}\
+    self.extra = extra
+    self._present = present
+'''
+
+_TO_DICT_TEMPLATE = '''\
+def to_dict(self):
+    """The JSON object this {model} stands for: the keys it had, in the spec's order, null as
+    null, then unknown keys."""
+    try:
+        present = self._present
+    except AttributeError:  # built by hand
+        present = _hand_built_present(self)
+    result = {{}}
+{fields}\
+    extra = self.extra
+    if extra is not _NO_EXTRA:
+        _add_extra(result, extra, self)
+    return result
+'''
+_TO_DICT_FIELD = '''\
+    if present & {bit}:
+        value = self.{key}
+        result[{key!r}] = value if type(value) in plain_{index} else convert_{index}[type(value)](value)
+'''
+
+
+def _generated(source: str, name: str, namespace: Dict[str, Any]) -> Any:
+    """Compile one generated function, its source registered for tracebacks; returns it."""
+    filename = f"<chatcompletion: {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace.update(type=type, len=len, isinstance=isinstance, dict=dict)  # found first, as globals
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace[name.rpartition(".")[2].partition(",")[0]]
+
+
+class _BitCounts(Dict[int, int]):
+    """How many keys a record of keys present holds, counted once per record."""
+
+    def __missing__(self, present: int) -> int:
+        self[present] = count = bin(present).count("1")
+        return count
+
+
+_BIT_COUNTS = _BitCounts()
+
+
+def _generated_build(plan: "_Plan") -> Callable[[Any], Any]:
+    namespace: Dict[str, Any] = {"_Invalid": _Invalid, "_MISSING": _MISSING, "_NO_EXTRA": _NO_EXTRA,
+                                 "null": plan.null, "counts": _BIT_COUNTS, "extras": plan.extras,
+                                 "twin": plan.twin, "model": plan.model}
+    fields = []
+    for index, (key, plain, parse, default, bit) in enumerate(
+            zip(plan.keys, plan.plains, plan.parsers, plan.defaults, plan.bits)):
+        namespace.update({f"plain_{index}": plain, f"parse_{index}": parse, f"default_{index}": default})
+        convert = (_BUILD_CONVERT if plain else _BUILD_CONVERT_ALWAYS).format(key=key, index=index)
+        fields.append(_BUILD_FIELD.format(key=key, index=index, bit=bit, convert=convert))
+    required = _BUILD_REQUIRED.format(bits=plan.required_bits) if plan.required_bits else ""
+    document = ""
+    if plan.document is not None:
+        namespace["document"] = plan.document
+        document = _BUILD_DOCUMENT.format(choices_bit=plan.document.choices_bit, own=plan.document.own)
+    source = _BUILD_TEMPLATE.format(model=plan.model.__name__, mode=plan.mode, fields="".join(fields),
+                                    required=required, arguments="".join(f"f_{key}, " for key in plan.keys),
+                                    document=document)
+    name = f"{plan.model.__name__}.build, {plan.mode}" + (", taking null" if plan.null is not None else "")
+    function: Callable[[Any], Any] = _generated(source, name, namespace)
+    return function
+
+
+def _generated_twin(model: "Type[_Model]") -> Callable[..., Any]:
+    """The model's construction twin: the same layout, without the freeze (see _Plan.build)."""
+    keys = model._keys
+    source = _TWIN_TEMPLATE.format(model=model.__name__, parameters=", ".join(f"f_{key}" for key in keys),
+                                   assignments="".join(f"    self.{key} = f_{key}\n" for key in keys))
+    init = _generated(source, f"{model.__name__}.__init__", {})
+    namespace: Dict[str, Any] = {"__init__": init, "__doc__": model.__doc__, "__qualname__": model.__qualname__}
+    if _SLOTS:
+        namespace["__slots__"] = keys + ("extra",)
+    return type(model.__name__, (_Model,), namespace)
+
+
+class _Converters(Dict[type, Callable[[Any], Any]]):
+    """Per field, how to_dict() writes each type of value: anything unlisted is copied as JSON."""
+
+    def __missing__(self, kind: type) -> Callable[[Any], Any]:
+        return _dump_json
+
+
+def _generated_to_dict(model: "Type[_Model]", plan: "_Plan") -> Callable[[Any], Dict[str, Any]]:
+    # Per field: the types written as they are, and a conversion for each other type: the field's
+    # own kind for what it stores, null for what stands for null, a model (in a hand-built
+    # object) writes itself, and any other container is copied as JSON.
+    anywhere: Dict[type, Callable[[Any], Any]] = {**dict.fromkeys(_MODELS, methodcaller("to_dict")),
+                                                  **dict.fromkeys(_NULL_TYPES, _dump_null)}
+    namespace: Dict[str, Any] = {"_NO_EXTRA": _NO_EXTRA, "_hand_built_present": _hand_built_present,
+                                 "_add_extra": _add_extra}
+    fields = []
+    for index, (key, kind, bit) in enumerate(zip(plan.keys, plan.kinds, plan.bits)):
+        own = kind.model.to_dict if isinstance(kind, _Object) else (
+            methodcaller("to_dict") if isinstance(kind, _ModelKind) else kind.dump)
+        namespace[f"plain_{index}"] = kind.plain if not kind.needs_dump else kind.plain & _NONE_TYPE
+        namespace[f"convert_{index}"] = _Converters({**anywhere, **dict.fromkeys(kind.stored, own)})
+        fields.append(_TO_DICT_FIELD.format(key=key, index=index, bit=bit))
+    source = _TO_DICT_TEMPLATE.format(model=model.__name__, fields="".join(fields))
+    function: Callable[[Any], Dict[str, Any]] = _generated(source, f"{model.__name__}.to_dict", namespace)
+    return function
+
+
+def _add_extra(result: Dict[str, Any], extra: Mapping[str, Any], instance: Any) -> None:
+    if type(extra) is not _ReadOnlyDict and not isinstance(extra, Mapping):
+        raise TypeError(f"{type(instance).__name__}.extra must be a mapping, got {type(extra).__name__}")
+    for key, value in extra.items():
+        if key not in result:
+            result[key] = _dump_json(value)
+
+
 M = TypeVar("M", bound="_Model")
 
 
 def _dump_many(model: "Type[_Model]", instances: List[Any]) -> List[Dict[str, Any]]:
     """to_dict() of many instances of one model, column by column when they have the same keys.
 
-    A column that is MISSING throughout is left out; one that is MISSING only somewhere, one
-    holding a type its kind does not store (in an object built by hand), or any unknown key
-    sends the lot through to_dict() one by one.
+    Objects that had different keys, any unknown key, a hand-built object, or a column holding
+    a type its kind does not store (a null, or an odd value in a hand-built object) send the
+    lot through to_dict() one by one.
     """
     if len(instances) < COLUMN_MIN:
         return [instance.to_dict() for instance in instances]
+    try:
+        presents = set(map(_get_present, instances))
+    except AttributeError:  # built by hand
+        return [instance.to_dict() for instance in instances]
     columns = [list(map(getter, instances)) for getter in model._attr_getters]
     extras = columns.pop()
-    if extras.count(_NO_EXTRA) != len(extras):
+    if len(presents) != 1 or extras.count(_NO_EXTRA) != len(extras):
         return [instance.to_dict() for instance in instances]
+    present = presents.pop()
     keys = []
     kept = []
-    for key, dump_column, expected, column in zip(model._keys, model._column_dumpers, model._column_types, columns):
-        types = set(map(type, column))
-        if Missing in types:
-            if len(types) > 1:
-                return [instance.to_dict() for instance in instances]
+    for key, bit, dump_column, expected, column in zip(model._keys, model._bits, model._column_dumpers,
+                                                       model._column_types, columns):
+        if not present & bit:
             continue
-        if not expected.issuperset(types):  # a hand-built object's odd value
+        if not expected.issuperset(map(type, column)):
             return [instance.to_dict() for instance in instances]
         keys.append(key)
         kept.append(column if dump_column is None else dump_column(column))
@@ -1057,17 +1268,26 @@ def _dump_many(model: "Type[_Model]", instances: List[Any]) -> List[Dict[str, An
     return list(map(dict, map(zip, repeat(keys), zip(*kept))))
 
 
-class _Model:
-    """Behaviour shared by every model class: parsing, dumping, pickling."""
+_get_present = attrgetter("_present")
 
-    __slots__ = ()
+
+class _Model:
+    """Behaviour shared by every model class: parsing, dumping, what the JSON had, pickling."""
+
+    # Which known keys the JSON object had, a bit per field in declaration order; unset in an
+    # object built by hand, whose keys follow from its values (see _hand_built_present).
+    __slots__ = ("_present",)
+    _present: int
     extra: Mapping[str, Any]  # each model declares it as its last field
     _plans: ClassVar[Tuple[_Plan, _Plan]]
     _twin: ClassVar[Callable[..., Any]]
     _keys: ClassVar[Tuple[str, ...]]
+    _bits: ClassVar[Tuple[int, ...]]
+    _required_bits: ClassVar[int]  # the keys the spec requires: what a hand-built object always writes
     _get_values: ClassVar[Any]  # an attrgetter of the known fields
-    # Per known field: its key, and the conversion for each type of value that needs one.
-    _dump_fields: ClassVar[Tuple[Tuple[str, Dict[type, Callable[[Any], Any]]], ...]]
+    _model_class: ClassVar[type]  # the public class, also for its null instance's class
+    _null: ClassVar[Any]  # the instance a required object field holds for JSON null
+    _absent: ClassVar[Any]  # ... and for a missing key
     _attr_getters: ClassVar[Tuple[Any, ...]]
     _column_dumpers: ClassVar[Tuple[Optional[Callable[[List[Any]], List[Any]]], ...]]
     _column_types: ClassVar[Tuple[FrozenSet[type], ...]]  # per known field, the types its column dump takes
@@ -1079,55 +1299,52 @@ class _Model:
             plan = cls._plans[1 if strict else 0]
         except AttributeError:
             plan = _plans_of(cls)[1 if strict else 0]
-        try:  # plan.parse_root(data), written out to save a call
-            result: M = plan.build(data)
-            return result
-        except (_Invalid, RecursionError):
-            pass
-        plan.reject(data)
+        result: M = plan.parse_root(data)
+        return result
 
     def to_dict(self) -> Dict[str, Any]:
-        """The JSON object this model stands for: known keys in wire order, then unknown keys."""
-        try:
-            dump_fields = self._dump_fields
-        except AttributeError:
-            _prepare_models()
-            dump_fields = self._dump_fields
-        result = {}
-        for (key, convert), value in zip(dump_fields, self._get_values(self)):
-            if value is not MISSING:
-                result[key] = convert[type(value)](value) if type(value) in convert else value
-        extra = self.extra
-        if extra is not _NO_EXTRA:
-            if type(extra) is not _ReadOnlyDict and not isinstance(extra, Mapping):
-                raise TypeError(f"{type(self).__name__}.extra must be a mapping, got {type(extra).__name__}")
-            for key, value in extra.items():
-                if key not in result:
-                    result[key] = _dump_json(value)
+        """The JSON object this model stands for: the keys it had (see present_keys()) in the
+        spec's order, null as null, then unknown keys.  (Each model's own is generated on first use.)"""
+        _prepare_models()
+        result: Dict[str, Any] = self.to_dict()
         return result
+
+    def present_keys(self) -> FrozenSet[str]:
+        """The known keys that the JSON object had, null ones included (unknown keys are in ``extra``).
+
+        For an object built by hand: the keys to_dict() writes, those the spec requires and those
+        whose value is neither None nor empty.
+        """
+        present = _present_of(self)
+        return frozenset(key for key, bit in zip(self._keys, self._bits) if present & bit)
+
+    def null_keys(self) -> FrozenSet[str]:
+        """The known keys whose value was JSON null (the field holds None, or an empty array or object)."""
+        present = _present_of(self)
+        return frozenset(key for key, bit, value in zip(self._keys, self._bits, self._get_values(self))
+                         if present & bit and (value is None or type(value) in _NULL_TYPES))
 
     def __reduce__(self) -> Any:
         # Field by field rather than through to_dict(), so that a copy of an object built by hand,
         # holding what no parse would, is still exact.  Read-only maps travel as dicts, with
-        # their places, so that a pickle names no private class (and a MappingProxyType, which
-        # pickle cannot write, comes back as a read-only dict).
-        values = self._get_values(self)
-        if self.extra is _NO_EXTRA and _READ_ONLY_TYPES.isdisjoint(map(type, values)):  # the usual case
-            return (_restore, (type(self), values))
-        values += (self.extra,)
+        # their places, so that a pickle names no private class.
+        values = self._get_values(self) + (self.extra,)
+        present = getattr(self, "_present", None)
         read_only = tuple(index for index, value in enumerate(values) if type(value) in _READ_ONLY_TYPES)
-        values = tuple(dict(value) if type(value) in _READ_ONLY_TYPES else value for value in values)
-        return (_restore, (type(self), values, read_only))
+        if read_only:
+            values = tuple(dict(value) if type(value) in _READ_ONLY_TYPES else value for value in values)
+        return (_restore, (self._model_class, values, present, read_only))
 
     # One shared __eq__, __repr__ and __hash__, behaving as dataclass would generate them
     # (all fields compared and shown, ``extra`` left out of the hash), instead of a generated
     # copy per class: generating them is most of what importing the module would cost.
+    # Equality is of the values: a missing key and a null compare equal, as both read None.
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
+        if getattr(other, "_model_class", None) is not self._model_class:
             return NotImplemented
         return bool(self._get_values(self) == self._get_values(other)
-                    and self.extra == other.extra)
+                    and self.extra == other.extra)  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
         return hash(self._get_values(self))
@@ -1135,35 +1352,70 @@ class _Model:
     def __repr__(self) -> str:
         values = self._get_values(self) + (self.extra,)
         shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._keys + ("extra",), values))
-        return f"{type(self).__qualname__}({shown})"
+        return f"{self._model_class.__qualname__}({shown})"
 
 
-def _restore(model: "Type[_Model]", values: Tuple[Any, ...], read_only: Optional[Tuple[int, ...]] = None) -> Any:
-    """Unpickle what _Model.__reduce__ wrote: the fields' values, then ``extra`` unless it was empty."""
-    if isinstance(values, dict):  # written by version 1.0.0, as to_dict()
-        return _plans_of(model)[False].parse_root(values)
-    if read_only is None:
-        values += (_NO_EXTRA,)
-    else:
+def _present_of(instance: _Model) -> int:
+    try:
+        return instance._present
+    except AttributeError:
+        return _hand_built_present(instance)
+
+
+def _hand_built_present(instance: _Model) -> int:
+    """The keys an object built by hand stands for: every key the spec requires, and each
+    other key whose value is neither None nor an empty array."""
+    present = instance._required_bits
+    for bit, value in zip(instance._bits, instance._get_values(instance)):
+        if not present & bit and value is not None and not (type(value) in _SEQUENCE_TYPES and not value):
+            present |= bit
+    return present
+
+
+def _restore(model: "Type[_Model]", values: Tuple[Any, ...], present: Optional[int],
+             read_only: Tuple[int, ...]) -> Any:
+    """Unpickle what _Model.__reduce__ wrote: the fields' values, ``extra`` last."""
+    if read_only:
         values = tuple(_ReadOnlyDict(value) if index in read_only else value for index, value in enumerate(values))
         if len(values) - 1 in read_only and not values[-1]:
             values = values[:-1] + (_NO_EXTRA,)  # shared again, as a parse shares it
     _plans_of(model)  # the twin comes with the plans
-    instance = model._twin(*values)
+    instance = model._twin(*values, present)
+    if present is None:  # built by hand: its keys follow from its values
+        del instance._present
     instance.__class__ = model
     return instance
 
 
+def _null_instance(model: "Type[_Model]") -> Any:
+    return model._null
+
 
 _MODELS: List["Type[_Model]"] = []
+# The types of what a field holds for JSON null where None cannot stand: an array's, and each
+# model's null instance (of a subclass of its own, so that to_dict() knows it by its type alone).
+_NULL_TYPES: Set[type] = {_NullArray}
 
 
 @dataclass_transform(frozen_default=True)
 def _model(cls: Type[M]) -> Type[M]:
     """Make a model class a frozen dataclass; its parsing machinery comes on first use."""
     cls = dataclass(frozen=True, eq=False, repr=False, **_SLOTS)(cls)
-    cls._keys = tuple(f.name for f in fields(cls) if "decl" in f.metadata)  # type: ignore[arg-type]
+    declared = [f for f in fields(cls) if "decl" in f.metadata]  # type: ignore[arg-type]
+    cls._keys = tuple(f.name for f in declared)
+    cls._bits = tuple(1 << index for index in range(len(declared)))
+    cls._required_bits = sum(1 << index for index, f in enumerate(declared) if f.metadata["decl"].required)
     cls._get_values = attrgetter(*cls._keys)
+    cls._model_class = cls
+    # The empty instances that a required object field holds when its key is missing or null.
+    cls._absent = cls()
+    object.__setattr__(cls._absent, "_present", 0)
+    null_class = type(cls.__name__, (cls,), {"__slots__": (), "__doc__": "An object that was JSON null.",
+                                             "__reduce__": lambda self: (_null_instance, (self._model_class,))})
+    null_class.__qualname__ = cls.__qualname__
+    cls._null = null_class()
+    object.__setattr__(cls._null, "_present", 0)
+    _NULL_TYPES.add(null_class)
     _MODELS.append(cls)
     return cls
 
@@ -1176,6 +1428,10 @@ def _plans_of(model: "Type[_Model]") -> Tuple[_Plan, _Plan]:
         return model._plans
 
 
+def _dump_null(value: Any) -> None:
+    return None
+
+
 def _prepare_models() -> None:
     """Give every model its construction twin, its two plans and its dumpers.
 
@@ -1186,22 +1442,9 @@ def _prepare_models() -> None:
         if "_plans" in cls.__dict__:
             continue
         names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-        # Frozen dataclasses set each field through object.__setattr__, which is slow.  The twin
-        # has the same layout without the freeze: the core fills one and hands it the public class.
-        # Its __init__ takes every field in order, ``extra`` last.
-        namespace: Dict[str, Any] = {"__annotations__": {name: object for name in names}, "__doc__": cls.__doc__}
-        cls._twin = dataclass(repr=False, eq=False, **_SLOTS)(type(cls.__name__, (_Model,), namespace))
+        cls._twin = _generated_twin(cls)
         lenient = _Plan(cls, False)
-        # Per field, the conversion for each type of value that needs one: the field's own kind for
-        # what it stores, and for what a hand-built object may hold instead, a model writes itself
-        # and any other container is copied as JSON.  A nested model goes straight to its
-        # to_dict(), saving a call.
-        anywhere = {**dict.fromkeys(_SEQUENCE_TYPES | _MAPPING_TYPES, _dump_json),
-                    **dict.fromkeys(_MODELS, _Model.to_dict)}
-        cls._dump_fields = tuple(
-            (key, {**anywhere, **dict.fromkeys(kind.stored, _Model.to_dict if isinstance(kind, _ModelKind)
-                                               else kind.dump)})
-            for key, kind in zip(lenient.keys, lenient.kinds))
+        setattr(cls, "to_dict", _generated_to_dict(cls, lenient))
         cls._attr_getters = tuple(attrgetter(name) for name in names)  # the known fields, then extra
         cls._column_dumpers = tuple(kind.dump_column if kind.needs_dump else None for kind in lenient.kinds)
         cls._column_types = tuple(kind.plain | kind.stored for kind in lenient.kinds)
@@ -1217,9 +1460,9 @@ def _prepare_models() -> None:
 class TopLogprob(_Model):
     """One of the most likely tokens at a position, with its log probability."""
 
-    token: Maybe[str] = _req("str")
-    logprob: Maybe[float] = _req("number")
-    bytes: Maybe[Optional[Tuple[int, ...]]] = _req("array", null=True, item=_array_of("int"))
+    token: Optional[str] = _req("str")
+    logprob: Optional[float] = _req("number")
+    bytes: Tuple[int, ...] = _req("array", null=True, item=_array_of("int"))
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1227,10 +1470,10 @@ class TopLogprob(_Model):
 class ChatCompletionTokenLogprob(_Model):
     """A generated token, its log probability, UTF-8 bytes and the most likely alternatives."""
 
-    token: Maybe[str] = _req("str")
-    logprob: Maybe[float] = _req("number")
-    bytes: Maybe[Optional[Tuple[int, ...]]] = _req("array", null=True, item=_array_of("int"))
-    top_logprobs: Maybe[Tuple[TopLogprob, ...]] = _req("array", item=_array_of("object", model=TopLogprob))
+    token: Optional[str] = _req("str")
+    logprob: Optional[float] = _req("number")
+    bytes: Tuple[int, ...] = _req("array", null=True, item=_array_of("int"))
+    top_logprobs: Tuple[TopLogprob, ...] = _req("array", item=_array_of("object", model=TopLogprob))
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1238,9 +1481,9 @@ class ChatCompletionTokenLogprob(_Model):
 class ChoiceLogprobs(_Model):
     """Log probabilities of a choice's content tokens and refusal tokens."""
 
-    content: Maybe[Tuple[ChatCompletionTokenLogprob, ...]] = _req(
+    content: Tuple[ChatCompletionTokenLogprob, ...] = _req(
         "array", null=True, item=_array_of("object", model=ChatCompletionTokenLogprob))
-    refusal: Maybe[Tuple[ChatCompletionTokenLogprob, ...]] = _req(
+    refusal: Tuple[ChatCompletionTokenLogprob, ...] = _req(
         "array", null=True, item=_array_of("object", model=ChatCompletionTokenLogprob))
     extra: Mapping[str, Any] = _extra()
 
@@ -1249,8 +1492,8 @@ class ChoiceLogprobs(_Model):
 class FunctionCall(_Model):
     """A function's name and its JSON-encoded arguments (a tool call's ``function``, or ``function_call``)."""
 
-    name: Maybe[str] = _req("str")
-    arguments: Maybe[str] = _req("str")
+    name: Optional[str] = _req("str")
+    arguments: Optional[str] = _req("str")
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1258,9 +1501,9 @@ class FunctionCall(_Model):
 class ChatCompletionMessageToolCall(_Model):
     """A call to a function tool (``type`` ``"function"``)."""
 
-    id: Maybe[str] = _req("str")
-    type: Maybe[str] = _req("str", enum_type=ToolCallType, only=("function",))
-    function: Maybe[FunctionCall] = _req("object", model=FunctionCall)
+    id: Optional[str] = _req("str")
+    type: Optional[str] = _req("str", enum_type=ToolCallType, only=("function",))
+    function: FunctionCall = _req("object", model=FunctionCall)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1268,8 +1511,8 @@ class ChatCompletionMessageToolCall(_Model):
 class CustomToolCallInput(_Model):
     """A custom tool's name and the free-form input the model wrote for it."""
 
-    name: Maybe[str] = _req("str")
-    input: Maybe[str] = _req("str")
+    name: Optional[str] = _req("str")
+    input: Optional[str] = _req("str")
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1277,9 +1520,9 @@ class CustomToolCallInput(_Model):
 class ChatCompletionMessageCustomToolCall(_Model):
     """A call to a custom tool (``type`` ``"custom"``)."""
 
-    id: Maybe[str] = _req("str")
-    type: Maybe[str] = _req("str", enum_type=ToolCallType, only=("custom",))
-    custom: Maybe[CustomToolCallInput] = _req("object", model=CustomToolCallInput)
+    id: Optional[str] = _req("str")
+    type: Optional[str] = _req("str", enum_type=ToolCallType, only=("custom",))
+    custom: CustomToolCallInput = _req("object", model=CustomToolCallInput)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1287,10 +1530,10 @@ class ChatCompletionMessageCustomToolCall(_Model):
 class AnnotationURLCitation(_Model):
     """Where a web source is cited in the content (character offsets) and what it is."""
 
-    end_index: Maybe[int] = _req("int")
-    start_index: Maybe[int] = _req("int")
-    title: Maybe[str] = _req("str")
-    url: Maybe[str] = _req("str")
+    end_index: Optional[int] = _req("int")
+    start_index: Optional[int] = _req("int")
+    title: Optional[str] = _req("str")
+    url: Optional[str] = _req("str")
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1298,8 +1541,8 @@ class AnnotationURLCitation(_Model):
 class Annotation(_Model):
     """A note on the message content; the spec knows URL citations."""
 
-    type: Maybe[str] = _req("str", enum_type=AnnotationType)
-    url_citation: Maybe[AnnotationURLCitation] = _req("object", model=AnnotationURLCitation)
+    type: Optional[str] = _req("str", enum_type=AnnotationType)
+    url_citation: AnnotationURLCitation = _req("object", model=AnnotationURLCitation)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1307,10 +1550,10 @@ class Annotation(_Model):
 class ChatCompletionAudio(_Model):
     """Audio the model spoke: base64 data, its transcript, and when the id expires."""
 
-    id: Maybe[str] = _req("str")
-    data: Maybe[str] = _req("str")
-    expires_at: Maybe[int] = _req("int")
-    transcript: Maybe[str] = _req("str")
+    id: Optional[str] = _req("str")
+    data: Optional[str] = _req("str")
+    expires_at: Optional[int] = _req("int")
+    transcript: Optional[str] = _req("str")
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1322,25 +1565,31 @@ _TOOL_CALL_TYPES = {"function": ChatCompletionMessageToolCall, "custom": ChatCom
 class ChatCompletionResponseMessage(_Model):
     """The assistant message of a choice."""
 
-    role: Maybe[str] = _req("str", enum_type=Role, only=("assistant",))
-    content: Maybe[Union[str, Tuple[Dict[str, Any], ...]]] = _req("content", null=True)
-    tool_calls: Maybe[Tuple[ToolCall, ...]] = _opt(
+    role: Optional[str] = _req("str", enum_type=Role, only=("assistant",))
+    content: Optional[Union[str, Tuple[Dict[str, Any], ...]]] = _req("content", null=True)
+    tool_calls: Tuple[ToolCall, ...] = _opt(
         "array", item=_array_of("oneof", by_type=_TOOL_CALL_TYPES, fallback=ChatCompletionMessageToolCall))
-    function_call: Maybe[FunctionCall] = _opt("object", model=FunctionCall)
-    refusal: Maybe[str] = _req("str", null=True)
-    audio: Maybe[ChatCompletionAudio] = _opt("object", null=True, model=ChatCompletionAudio)
-    annotations: Maybe[Tuple[Annotation, ...]] = _opt("array", item=_array_of("object", model=Annotation))
+    function_call: Optional[FunctionCall] = _opt("object", model=FunctionCall)
+    refusal: Optional[str] = _req("str", null=True)
+    audio: Optional[ChatCompletionAudio] = _opt("object", null=True, model=ChatCompletionAudio)
+    annotations: Tuple[Annotation, ...] = _opt("array", item=_array_of("object", model=Annotation))
     extra: Mapping[str, Any] = _extra()
+
+    @property
+    def text(self) -> Optional[str]:
+        """The content as plain text: the string itself, or the ``text`` of its ``"text"`` parts
+        joined; None when there is no text."""
+        return _text_of(self.content)
 
 
 @_model
 class Choice(_Model):
     """One choice of a response (the spec's inline ``choices`` item)."""
 
-    index: Maybe[int] = _req("int")
-    message: Maybe[ChatCompletionResponseMessage] = _req("object", model=ChatCompletionResponseMessage)
-    logprobs: Maybe[ChoiceLogprobs] = _req("object", null=True, model=ChoiceLogprobs)
-    finish_reason: Maybe[str] = _req("str", enum_type=FinishReason)
+    index: Optional[int] = _req("int")
+    message: ChatCompletionResponseMessage = _req("object", model=ChatCompletionResponseMessage)
+    logprobs: Optional[ChoiceLogprobs] = _req("object", null=True, model=ChoiceLogprobs)
+    finish_reason: Optional[str] = _req("str", enum_type=FinishReason)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1351,11 +1600,11 @@ Choices = Choice
 class CompletionTokensDetails(_Model):
     """How the completion tokens break down."""
 
-    reasoning_tokens: Maybe[int] = _opt("int")
-    audio_tokens: Maybe[int] = _opt("int")
-    accepted_prediction_tokens: Maybe[int] = _opt("int")
-    rejected_prediction_tokens: Maybe[int] = _opt("int")
-    text_tokens: Maybe[int] = _opt("int")
+    reasoning_tokens: Optional[int] = _opt("int")
+    audio_tokens: Optional[int] = _opt("int")
+    accepted_prediction_tokens: Optional[int] = _opt("int")
+    rejected_prediction_tokens: Optional[int] = _opt("int")
+    text_tokens: Optional[int] = _opt("int")
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1363,11 +1612,11 @@ class CompletionTokensDetails(_Model):
 class PromptTokensDetails(_Model):
     """How the prompt tokens break down."""
 
-    cached_tokens: Maybe[int] = _opt("int")
-    audio_tokens: Maybe[int] = _opt("int")
-    text_tokens: Maybe[int] = _opt("int")
-    image_tokens: Maybe[int] = _opt("int")
-    cache_write_tokens: Maybe[int] = _opt("int")
+    cached_tokens: Optional[int] = _opt("int")
+    audio_tokens: Optional[int] = _opt("int")
+    text_tokens: Optional[int] = _opt("int")
+    image_tokens: Optional[int] = _opt("int")
+    cache_write_tokens: Optional[int] = _opt("int")
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1375,11 +1624,11 @@ class PromptTokensDetails(_Model):
 class CompletionUsage(_Model):
     """Token counts for the request."""
 
-    prompt_tokens: Maybe[int] = _req("int")
-    completion_tokens: Maybe[int] = _req("int")
-    total_tokens: Maybe[int] = _req("int")
-    prompt_tokens_details: Maybe[PromptTokensDetails] = _opt("object", model=PromptTokensDetails)
-    completion_tokens_details: Maybe[CompletionTokensDetails] = _opt("object", model=CompletionTokensDetails)
+    prompt_tokens: Optional[int] = _req("int")
+    completion_tokens: Optional[int] = _req("int")
+    total_tokens: Optional[int] = _req("int")
+    prompt_tokens_details: Optional[PromptTokensDetails] = _opt("object", model=PromptTokensDetails)
+    completion_tokens_details: Optional[CompletionTokensDetails] = _opt("object", model=CompletionTokensDetails)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1387,12 +1636,12 @@ class CompletionUsage(_Model):
 class ModerationResultBody(_Model):
     """One moderation verdict: flagged or not, per category."""
 
-    type: Maybe[str] = _req("str", enum_type=ModerationType, only=("moderation_result",))
-    model: Maybe[str] = _req("str")
-    flagged: Maybe[bool] = _req("bool")
-    categories: Maybe[Mapping[str, bool]] = _req("map", item=_array_of("bool"))
-    category_scores: Maybe[Mapping[str, float]] = _req("map", item=_array_of("number"))
-    category_applied_input_types: Maybe[Mapping[str, Tuple[str, ...]]] = _req(
+    type: Optional[str] = _req("str", enum_type=ModerationType, only=("moderation_result",))
+    model: Optional[str] = _req("str")
+    flagged: Optional[bool] = _req("bool")
+    categories: Optional[Mapping[str, bool]] = _req("map", item=_array_of("bool"))
+    category_scores: Optional[Mapping[str, float]] = _req("map", item=_array_of("number"))
+    category_applied_input_types: Optional[Mapping[str, Tuple[str, ...]]] = _req(
         "map", item=_array_of("array", item=_array_of("str", enum_type=ModerationInputType)))
     extra: Mapping[str, Any] = _extra()
 
@@ -1401,9 +1650,9 @@ class ModerationResultBody(_Model):
 class ChatCompletionModerationResults(_Model):
     """Moderation results for the input or the output."""
 
-    type: Maybe[str] = _req("str", enum_type=ModerationType, only=("moderation_results",))
-    model: Maybe[str] = _req("str")
-    results: Maybe[Tuple[ModerationResultBody, ...]] = _req(
+    type: Optional[str] = _req("str", enum_type=ModerationType, only=("moderation_results",))
+    model: Optional[str] = _req("str")
+    results: Tuple[ModerationResultBody, ...] = _req(
         "array", item=_array_of("object", model=ModerationResultBody))
     extra: Mapping[str, Any] = _extra()
 
@@ -1412,9 +1661,9 @@ class ChatCompletionModerationResults(_Model):
 class ChatCompletionModerationError(_Model):
     """Why moderation could not run."""
 
-    type: Maybe[str] = _req("str", enum_type=ModerationType, only=("error",))
-    code: Maybe[str] = _req("str")
-    message: Maybe[str] = _req("str")
+    type: Optional[str] = _req("str", enum_type=ModerationType, only=("error",))
+    code: Optional[str] = _req("str")
+    message: Optional[str] = _req("str")
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1426,9 +1675,9 @@ _MODERATION_TYPES = {"moderation_results": ChatCompletionModerationResults, "err
 class ChatCompletionModeration(_Model):
     """Moderation of the request's input and the model's output."""
 
-    input: Maybe[ModerationOutcome] = _req(
+    input: ModerationOutcome = _req(
         "oneof", by_type=_MODERATION_TYPES, fallback=ChatCompletionModerationResults)
-    output: Maybe[ModerationOutcome] = _req(
+    output: ModerationOutcome = _req(
         "oneof", by_type=_MODERATION_TYPES, fallback=ChatCompletionModerationResults)
     extra: Mapping[str, Any] = _extra()
 
@@ -1437,16 +1686,16 @@ class ChatCompletionModeration(_Model):
 class CreateChatCompletionResponse(_Model):
     """A chat completion (``"object": "chat.completion"``)."""
 
-    id: Maybe[str] = _req("str")
-    object: Maybe[str] = _req("str", enum_type=Object, only=("chat.completion",))
-    created: Maybe[int] = _req("int")
-    model: Maybe[str] = _req("str")
-    choices: Maybe[Tuple[Choice, ...]] = _req("array", item=_array_of("object", model=Choice))
-    moderation: Maybe[ChatCompletionModeration] = _opt("object", null=True, model=ChatCompletionModeration)
-    usage: Maybe[CompletionUsage] = _opt("object", model=CompletionUsage)
-    service_tier: Maybe[str] = _opt("str", null=True, enum_type=ServiceTier)
-    system_fingerprint: Maybe[str] = _opt("str")
-    metadata: Maybe[Mapping[str, str]] = _opt("map", null=True, item=_array_of("str"))
+    id: Optional[str] = _req("str")
+    object: Optional[str] = _req("str", enum_type=Object, only=("chat.completion",))
+    created: Optional[int] = _req("int")
+    model: Optional[str] = _req("str")
+    choices: Tuple[Choice, ...] = _req("array", item=_array_of("object", model=Choice))
+    moderation: Optional[ChatCompletionModeration] = _opt("object", null=True, model=ChatCompletionModeration)
+    usage: Optional[CompletionUsage] = _opt("object", model=CompletionUsage)
+    service_tier: Optional[str] = _opt("str", null=True, enum_type=ServiceTier)
+    system_fingerprint: Optional[str] = _opt("str")
+    metadata: Optional[Mapping[str, str]] = _opt("map", null=True, item=_array_of("str"))
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1460,8 +1709,8 @@ ChatCompletion = CreateChatCompletionResponse
 class ChoiceDeltaFunctionCall(_Model):
     """A fragment of a function's name and arguments (in a tool-call chunk or a legacy ``function_call``)."""
 
-    name: Maybe[str] = _opt("str")
-    arguments: Maybe[str] = _opt("str")
+    name: Optional[str] = _opt("str")
+    arguments: Optional[str] = _opt("str")
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1469,10 +1718,10 @@ class ChoiceDeltaFunctionCall(_Model):
 class ChatCompletionMessageToolCallChunk(_Model):
     """A fragment of a tool call; fragments with the same ``index`` add up to one call."""
 
-    index: Maybe[int] = _req("int")
-    id: Maybe[str] = _opt("str")
-    type: Maybe[str] = _opt("str", enum_type=ToolCallType, only=("function",))
-    function: Maybe[ChoiceDeltaFunctionCall] = _opt("object", model=ChoiceDeltaFunctionCall)
+    index: Optional[int] = _req("int")
+    id: Optional[str] = _opt("str")
+    type: Optional[str] = _opt("str", enum_type=ToolCallType, only=("function",))
+    function: Optional[ChoiceDeltaFunctionCall] = _opt("object", model=ChoiceDeltaFunctionCall)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1480,13 +1729,18 @@ class ChatCompletionMessageToolCallChunk(_Model):
 class ChatCompletionStreamResponseDelta(_Model):
     """What a stream chunk adds to a choice's message."""
 
-    role: Maybe[str] = _opt("str", enum_type=Role)
-    content: Maybe[Union[str, Tuple[Dict[str, Any], ...]]] = _opt("content", null=True)
-    tool_calls: Maybe[Tuple[ChatCompletionMessageToolCallChunk, ...]] = _opt(
+    role: Optional[str] = _opt("str", enum_type=Role)
+    content: Optional[Union[str, Tuple[Dict[str, Any], ...]]] = _opt("content", null=True)
+    tool_calls: Tuple[ChatCompletionMessageToolCallChunk, ...] = _opt(
         "array", item=_array_of("object", model=ChatCompletionMessageToolCallChunk))
-    function_call: Maybe[ChoiceDeltaFunctionCall] = _opt("object", model=ChoiceDeltaFunctionCall)
-    refusal: Maybe[str] = _opt("str", null=True)
+    function_call: Optional[ChoiceDeltaFunctionCall] = _opt("object", model=ChoiceDeltaFunctionCall)
+    refusal: Optional[str] = _opt("str", null=True)
     extra: Mapping[str, Any] = _extra()
+
+    @property
+    def text(self) -> Optional[str]:
+        """The text this chunk adds to the content, as ``ChatCompletionResponseMessage.text`` reads it."""
+        return _text_of(self.content)
 
 
 ChoiceDelta = ChatCompletionStreamResponseDelta
@@ -1496,10 +1750,10 @@ ChoiceDelta = ChatCompletionStreamResponseDelta
 class ChunkChoice(_Model):
     """One choice of a stream chunk."""
 
-    index: Maybe[int] = _req("int")
-    delta: Maybe[ChatCompletionStreamResponseDelta] = _req("object", model=ChatCompletionStreamResponseDelta)
-    logprobs: Maybe[ChoiceLogprobs] = _opt("object", null=True, model=ChoiceLogprobs)
-    finish_reason: Maybe[str] = _req("str", null=True, enum_type=FinishReason)
+    index: Optional[int] = _req("int")
+    delta: ChatCompletionStreamResponseDelta = _req("object", model=ChatCompletionStreamResponseDelta)
+    logprobs: Optional[ChoiceLogprobs] = _opt("object", null=True, model=ChoiceLogprobs)
+    finish_reason: Optional[str] = _req("str", null=True, enum_type=FinishReason)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1507,20 +1761,89 @@ class ChunkChoice(_Model):
 class CreateChatCompletionStreamResponse(_Model):
     """A stream chunk (``"object": "chat.completion.chunk"``)."""
 
-    id: Maybe[str] = _req("str")
-    object: Maybe[str] = _req("str", enum_type=Object, only=("chat.completion.chunk",))
-    created: Maybe[int] = _req("int")
-    model: Maybe[str] = _req("str")
-    service_tier: Maybe[str] = _opt("str", null=True, enum_type=ServiceTier)
-    system_fingerprint: Maybe[str] = _opt("str")
-    choices: Maybe[Tuple[ChunkChoice, ...]] = _req("array", item=_array_of("object", model=ChunkChoice))
-    moderation: Maybe[ChatCompletionModeration] = _opt("object", null=True, model=ChatCompletionModeration)
-    usage: Maybe[CompletionUsage] = _opt("object", null=True, model=CompletionUsage)
-    obfuscation: Maybe[str] = _opt("str")
+    id: Optional[str] = _req("str")
+    object: Optional[str] = _req("str", enum_type=Object, only=("chat.completion.chunk",))
+    created: Optional[int] = _req("int")
+    model: Optional[str] = _req("str")
+    service_tier: Optional[str] = _opt("str", null=True, enum_type=ServiceTier)
+    system_fingerprint: Optional[str] = _opt("str")
+    choices: Tuple[ChunkChoice, ...] = _req("array", item=_array_of("object", model=ChunkChoice))
+    moderation: Optional[ChatCompletionModeration] = _opt("object", null=True, model=ChatCompletionModeration)
+    usage: Optional[CompletionUsage] = _opt("object", null=True, model=CompletionUsage)
+    obfuscation: Optional[str] = _opt("str")
     extra: Mapping[str, Any] = _extra()
 
 
 ChatCompletionChunk = CreateChatCompletionStreamResponse
+
+
+def _text_of(content: Optional[Union[str, Tuple[Dict[str, Any], ...]]]) -> Optional[str]:
+    if content is None or isinstance(content, str):
+        return content
+    texts = [part["text"] for part in content
+             if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)]
+    return "".join(texts) if texts else None
+
+
+# --------------------------------------------------------------------------- what is a chat completion at all
+
+
+class _Document:
+    """The floor under lenient mode for one of the two top-level models: a document that is plainly
+    something else (an error body, a request, another API's object, the other top-level model)
+    is refused, saying what it looks like, rather than read as an empty completion.
+
+    The rule, drawn from the recorded corpus: a document with ``choices`` is a completion, unless
+    its ``object`` names the other model and no choice has this model's own key; one without
+    ``choices`` is one unless it has no key of the model at all, or shows what else it is.
+    """
+
+    def __init__(self, model: "Type[_Model]", own: str, other: str, choice_key: str, reader: str,
+                 other_name: str) -> None:
+        self.choices_bit = model._bits[model._keys.index("choices")]
+        self.own, self.other, self.choice_key, self.reader, self.other_name = own, other, choice_key, reader, other_name
+
+    def check(self, data: Any, instance: Any) -> None:
+        error = _error_of(data)
+        if error is not _MISSING:
+            raise APIError(error)
+        problem = self.what_else(data, instance._present)
+        if problem is not None:
+            raise ValidationError([Problem("<root>", problem)])
+
+    def what_else(self, data: Dict[str, Any], present: int) -> Optional[str]:
+        kind = data.get("object")
+        choices = data.get("choices")
+        if kind == self.other and not (isinstance(choices, list) and any(
+                isinstance(choice, dict) and self.choice_key in choice for choice in choices)):
+            return f"this is {self.other_name} (\"object\": \"{kind}\"): read it with {self.reader}"
+        if present & self.choices_bit:
+            return None
+        event = data.get("type")
+        if isinstance(event, str) and "sequence_number" in data:
+            return f"this is a Responses API stream event (\"type\": {_quote_short(event)}), not a chat completion"
+        if not present:
+            if not data:
+                return "an empty object, not a chat completion"
+            keys = ", ".join(_quote_short(key) for key in islice(data, 5)) + (", ..." if len(data) > 5 else "")
+            return f"not a chat completion: it has none of its keys (it has {keys})"
+        if "messages" in data:
+            return "this is a chat-completion request (it has messages and no choices), not a response"
+        if isinstance(kind, str) and kind and not kind.startswith("chat.completion") and kind != "text_completion":
+            return f"this is another API's object (\"object\": {_quote_short(kind)}), not a chat completion"
+        return None
+
+
+def _quote_short(text: Any) -> str:
+    return json.dumps(_shorten(text) if isinstance(text, str) else text)
+
+
+_DOCUMENTS: Dict[str, _Document] = {
+    "CreateChatCompletionResponse": _Document(CreateChatCompletionResponse, "chat.completion", "chat.completion.chunk",
+                                              "message", "loads_chunk", "a stream chunk"),
+    "CreateChatCompletionStreamResponse": _Document(CreateChatCompletionStreamResponse, "chat.completion.chunk",
+                                                    "chat.completion", "delta", "loads", "a complete response"),
+}
 
 
 # --------------------------------------------------------------------------- text in, text out
@@ -1720,8 +2043,7 @@ def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iter
             return
         what, value = _read_event(event, data)
         if what is _SERVER_ERROR:
-            raise StreamError([Problem(f"line {line}", "the server sent an error: " + _describe_error(value))],
-                              value, kept)
+            raise StreamError(value, f"line {line}", kept)
         if what is _BAD_JSON:
             raise ValidationError([Problem(f"line {line}", value)])
         try:
@@ -1737,19 +2059,19 @@ _CHUNK, _SERVER_ERROR, _BAD_JSON = "chunk", "server error", "bad JSON"
 
 
 def _error_of(document: Any) -> Any:
-    """The error that a decoded body reports instead of a completion, or MISSING.
+    """The error that a decoded body reports instead of a completion, or _MISSING.
 
     OpenAI, OpenRouter and Groq send ``{"error": {...}}`` (the last two mid-stream, with a 200
     status); older vLLM and FastChat send the error's own fields, marked ``"object": "error"``.
     """
     if not isinstance(document, dict):
-        return MISSING
+        return _MISSING
     error = document.get("error")
     if error is not None:
         return error
     if document.get("object") == "error" and "choices" not in document:
         return document
-    return MISSING
+    return _MISSING
 
 
 def _read_event(event: str, data: str) -> Tuple[str, Any]:
@@ -1764,7 +2086,7 @@ def _read_event(event: str, data: str) -> Tuple[str, Any]:
             return _SERVER_ERROR, data
         return _BAD_JSON, f"invalid JSON in data: {exc}"
     error = _error_of(document)
-    if error is not MISSING:
+    if error is not _MISSING:
         return _SERVER_ERROR, error
     if event == "error":
         return _SERVER_ERROR, document
@@ -1772,16 +2094,22 @@ def _read_event(event: str, data: str) -> Tuple[str, Any]:
 
 
 def _describe_error(error: Any) -> str:
+    """A server's error in one short line: its message and code, or its JSON, shortened."""
     try:
         if isinstance(error, dict):
             message = error.get("message")
             code = error.get("code", error.get("type"))
             if isinstance(message, str):
-                return f"{message} ({code})" if code is not None else message
-        text = json.dumps(error) if not isinstance(error, str) else error
-    except RecursionError:  # json.loads reads a little deeper than json.dumps and repr() can write
-        return "(an error value nested too deeply to show)"
-    return text if len(text) <= 200 else text[:197] + "..."
+                if code is None:
+                    return _shorten(message)
+                return f"{_shorten(message)} ({_shorten(code if isinstance(code, str) else json.dumps(code))})"
+        return _shorten(error if isinstance(error, str) else json.dumps(error))
+    except (RecursionError, ValueError, TypeError):  # nested deeper than json.dumps writes; NaN in a code
+        return "(an error value that cannot be shown)"
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN_MESSAGE else text[:MAX_SHOWN_MESSAGE - 3] + "..."
 
 
 # --------------------------------------------------------------------------- accumulating a stream
@@ -1889,9 +2217,9 @@ class _ToolCallState:
 
     def __init__(self, index: Any) -> None:
         self.index = index
-        self.id: Any = MISSING
-        self.type: Any = MISSING
-        self.name: Any = MISSING
+        self.id: Any = _MISSING
+        self.type: Any = _MISSING
+        self.name: Any = _MISSING
         self.arguments: List[str] = []
         self.extra: Dict[str, Any] = {}
         self.function_extra: Dict[str, Any] = {}
@@ -1899,15 +2227,15 @@ class _ToolCallState:
 
     def add(self, call: ChatCompletionMessageToolCallChunk) -> None:
         call_id = call.id
-        if isinstance(call_id, str) and (call_id or self.id is MISSING or self.id is None):
+        if isinstance(call_id, str) and (call_id or self.id is _MISSING or self.id is None):
             if _empty(self.id):
                 self.id = call_id
-        elif call_id is None and self.id is MISSING:
+        elif call_id is None and self.id is _MISSING and _present_of(call) & _TOOL_CALL_CHUNK_ID:
             self.id = None
         if _empty(self.type) and isinstance(call.type, str) and call.type:
             self.type = call.type
         function = call.function
-        if function is None or function is MISSING:
+        if function is None:
             pass
         elif isinstance(function, ChoiceDeltaFunctionCall):
             self.has_function = True
@@ -1924,13 +2252,13 @@ class _ToolCallState:
 
     def to_dict(self) -> Dict[str, Any]:
         result: Dict[str, Any] = {}
-        if self.id is not MISSING:
+        if self.id is not _MISSING:
             result["id"] = self.id
-        if self.type is not MISSING:
+        if self.type is not _MISSING:
             result["type"] = self.type
         if self.has_function:
             function: Dict[str, Any] = {}
-            if self.name is not MISSING:
+            if self.name is not _MISSING:
                 function["name"] = self.name
             function["arguments"] = "".join(self.arguments)
             function.update(self.function_extra)
@@ -1942,7 +2270,7 @@ class _ToolCallState:
 
 
 def _empty(value: Any) -> bool:
-    return value is MISSING or value is None or value == ""
+    return value is _MISSING or value is None or value == ""
 
 
 def _add_extras(document: Dict[str, Any], extra: Mapping[str, Any], model: Type[_Model]) -> None:
@@ -1957,7 +2285,8 @@ def _add_extras(document: Dict[str, Any], extra: Mapping[str, Any], model: Type[
         if key in document:
             continue
         if key in plan.keyset:
-            index, plain, parse = plan.slots[key]
+            index = plan.keys.index(key)
+            plain, parse = plan.plains[index], plan.parsers[index]
             try:
                 value = _copy_json(value)  # joins what was gathered in pieces, so that it can be checked
                 if type(value) not in plain:
@@ -1989,7 +2318,7 @@ class _ChoiceState:
 
     def __init__(self, index: int) -> None:
         self.index = index
-        self.role: Any = MISSING
+        self.role: Any = _MISSING
         self.content: List[str] = []
         self.content_seen = False
         self.parts: Optional[List[Dict[str, Any]]] = None
@@ -1998,7 +2327,7 @@ class _ChoiceState:
         self.tool_calls: List[_ToolCallState] = []
         self.by_index: Dict[Any, _ToolCallState] = {}
         self.function_call: List[str] = []
-        self.function_name: Any = MISSING
+        self.function_name: Any = _MISSING
         self.function_seen = False
         self.logprobs_seen = False
         self.logprobs_content: Optional[List[ChatCompletionTokenLogprob]] = None
@@ -2009,26 +2338,30 @@ class _ChoiceState:
 
     def add(self, choice: ChunkChoice) -> None:
         delta = choice.delta
-        if delta is None or delta is MISSING:
+        if delta is None:
             pass
         elif isinstance(delta, ChatCompletionStreamResponseDelta):
             self.add_delta(delta)
         else:
             raise TypeError  # as in ChatCompletionAccumulator._add
         logprobs = choice.logprobs
-        if logprobs is None or logprobs is MISSING:
+        if logprobs is None:
             pass
         elif isinstance(logprobs, ChoiceLogprobs):
             self.logprobs_seen = True
-            if isinstance(logprobs.content, (tuple, list)):
+            # An array that was null or missing adds nothing; [] starts the list.
+            present = _present_of(logprobs)
+            if present & _LOGPROBS_CONTENT and isinstance(logprobs.content, (tuple, list)) \
+                    and type(logprobs.content) is not _NullArray:
                 self.logprobs_content = _gather_tokens(self.logprobs_content, logprobs.content)
-            if isinstance(logprobs.refusal, (tuple, list)):
+            if present & _LOGPROBS_REFUSAL and isinstance(logprobs.refusal, (tuple, list)) \
+                    and type(logprobs.refusal) is not _NullArray:
                 self.logprobs_refusal = _gather_tokens(self.logprobs_refusal, logprobs.refusal)
         else:
             raise TypeError
         reason = choice.finish_reason
         # An empty reason (some servers send "" on every chunk) never replaces a real one.
-        if reason is None or reason is MISSING:  # most chunks: tested first, as cheaply as can be
+        if reason is None:  # most chunks: tested first, as cheaply as can be
             pass
         elif isinstance(reason, str) and (reason or self.finish_reason is None):
             self.finish_reason = reason
@@ -2061,7 +2394,7 @@ class _ChoiceState:
             for call in delta.tool_calls:
                 self.tool_call_state(call).add(call)
         function_call = delta.function_call
-        if function_call is None or function_call is MISSING:
+        if function_call is None:
             pass
         elif isinstance(function_call, ChoiceDeltaFunctionCall):
             self.function_seen = True
@@ -2100,9 +2433,8 @@ class _ChoiceState:
         return state
 
     def to_dict(self) -> Dict[str, Any]:
-        message: Dict[str, Any] = {}
-        if self.role is not MISSING:
-            message["role"] = self.role
+        # A message always has a role; when no delta carried one (Azure, LiteLLM's proxy), it is the assistant's.
+        message: Dict[str, Any] = {"role": "assistant" if self.role is _MISSING else self.role}
         if self.parts is not None:
             message["content"] = self.parts
         else:
@@ -2111,7 +2443,7 @@ class _ChoiceState:
             message["tool_calls"] = [state.to_dict() for state in self.tool_calls]
         if self.function_seen:
             function: Dict[str, Any] = {}
-            if self.function_name is not MISSING:
+            if self.function_name is not _MISSING:
                 function["name"] = self.function_name
             function["arguments"] = "".join(self.function_call)
             message["function_call"] = function
@@ -2129,8 +2461,16 @@ class _ChoiceState:
         return result
 
 
+def _bit(model: "Type[_Model]", key: str) -> int:
+    return model._bits[model._keys.index(key)]
+
+
+_TOOL_CALL_CHUNK_ID = _bit(ChatCompletionMessageToolCallChunk, "id")
+_LOGPROBS_CONTENT = _bit(ChoiceLogprobs, "content")
+_LOGPROBS_REFUSAL = _bit(ChoiceLogprobs, "refusal")
 # The chunk's values that the response takes from the first chunk that has them.
-_FIRST_VALUE_TYPES = (("id", str), ("model", str), ("created", int), ("system_fingerprint", str), ("service_tier", str))
+_FIRST_VALUE_TYPES = tuple((key, expected, _bit(CreateChatCompletionStreamResponse, key)) for key, expected in (
+    ("id", str), ("model", str), ("created", int), ("system_fingerprint", str), ("service_tier", str)))
 
 
 class ChatCompletionAccumulator:
@@ -2165,11 +2505,12 @@ class ChatCompletionAccumulator:
     def _add(self, chunk: CreateChatCompletionStreamResponse) -> None:
         self.chunks += 1
         first = self._first
-        for key, expected in _FIRST_VALUE_TYPES:
+        present = _present_of(chunk)
+        for key, expected, bit in _FIRST_VALUE_TYPES:
             if key not in first or _empty(first[key]) or first[key] == 0:
-                value = getattr(chunk, key)
-                if value is MISSING:
+                if not present & bit:
                     continue
+                value = getattr(chunk, key)
                 # A value of another type (only a chunk built by hand has one) is left out.
                 fits = value is None or (isinstance(value, expected) and not isinstance(value, bool))
                 if fits and (key not in first or not _empty(value)):
@@ -2177,14 +2518,14 @@ class ChatCompletionAccumulator:
         # Each nested model is absent, or of its model, or else (a dict in a chunk built by hand)
         # raises TypeError, which add() turns into the reason.
         usage = chunk.usage
-        if usage is None or usage is MISSING:
+        if usage is None:
             pass
         elif isinstance(usage, CompletionUsage):
             self._usage = usage
         else:
             raise TypeError
         moderation = chunk.moderation
-        if moderation is None or moderation is MISSING:
+        if moderation is None:
             pass
         elif isinstance(moderation, ChatCompletionModeration):
             self._moderation = moderation
@@ -2311,7 +2652,7 @@ class _Tally:
         self.refusals = 0
 
     def add(self, response: CreateChatCompletionResponse) -> None:
-        # Type tests rather than truth tests: MISSING's __bool__ is a Python call, and this runs
+        # Type tests rather than truth tests: _MISSING's __bool__ is a Python call, and this runs
         # once per line of a batch file.
         self.documents += 1
         self.valid += 1
@@ -2382,7 +2723,7 @@ def _count(value: Any) -> int:
 
 def _shown(name: Any) -> str:
     """A model or finish reason as the report names it: "(none)" when absent or null, '""' when empty."""
-    if not isinstance(name, str):  # MISSING or null
+    if not isinstance(name, str):  # _MISSING or null
         return "(none)"
     if isinstance(name, enum.Enum):
         name = name.value
@@ -2552,10 +2893,10 @@ def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool
     if not unfinished:
         second = _next_content_line(stream, seen)
         if second is None:
-            if document is not MISSING:
+            if document is not _MISSING:
                 _check_whole(reporter, name, document, strict)
                 return
-        elif document is not MISSING or _read_first_line(second, len(seen))[0] is not MISSING:
+        elif document is not _MISSING or _read_first_line(second, len(seen))[0] is not _MISSING:
             # JSON Lines, also when its first line is bad: that line is reported, the rest read.
             _check_lines(reporter, name, chain(seen, stream), strict)
             return
@@ -2582,10 +2923,10 @@ def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool
 
 
 def _read_first_line(line: bytes, number: int) -> Tuple[Any, bool]:
-    """The JSON object that one of the first lines holds whole (or MISSING), and whether the line
+    """The JSON object that one of the first lines holds whole (or _MISSING), and whether the line
     is rather the unfinished start of a document spread over several lines."""
     if not line.lstrip(b" \t\r\n\xef\xbb\xbf").startswith((b"{", b"[")):
-        return MISSING, False
+        return _MISSING, False
     try:
         text = line.decode("utf-8-sig").rstrip("\r\n")  # so that a string the line cuts is unterminated
     except UnicodeDecodeError as exc:
@@ -2593,10 +2934,10 @@ def _read_first_line(line: bytes, number: int) -> Tuple[Any, bool]:
     try:
         document = json.loads(text)
     except RecursionError:
-        return MISSING, False
+        return _MISSING, False
     except ValueError as exc:
-        return MISSING, _open_at_end(text, exc)
-    return (document if isinstance(document, dict) else MISSING), False
+        return _MISSING, _open_at_end(text, exc)
+    return (document if isinstance(document, dict) else _MISSING), False
 
 
 def _next_content_line(stream: IO[bytes], seen: List[bytes]) -> Optional[bytes]:
@@ -2641,7 +2982,7 @@ def _kind_of(document: Any) -> str:
     if isinstance(document, dict):
         if "custom_id" in document and ("response" in document or "error" in document):
             return "batch"
-        if _error_of(document) is not MISSING:  # as in a stream (see _read_event)
+        if _error_of(document) is not _MISSING:  # as in a stream (see _read_event)
             return "error"
         if document.get("object") == "chat.completion.chunk":
             return "chunk"
@@ -2663,17 +3004,17 @@ def _check_document(reporter: _Reporter, where: str, document: Any, strict: bool
         if not isinstance(response, dict):
             reporter.invalid(where, "batch line", [Problem("response", _got("object", response))])
             return
-        status = response.get("status_code", MISSING)
+        status = response.get("status_code", _MISSING)
         body = response.get("body")
         error = _error_of(body)
-        if status != 200 or error is not MISSING:  # a 200 whose body is an error counts as one
+        if status != 200 or error is not _MISSING:  # a 200 whose body is an error counts as one
             if type(status) is int:
                 detail = f"status {status}"
-            elif status is MISSING:
+            elif status is _MISSING:
                 detail = "no status_code"
             else:
                 detail = f"status {_json_type(status)}{_quote(status)}"
-            if error is not MISSING:
+            if error is not _MISSING:
                 detail += ": " + _describe_error(error)
             reporter.request_error(where, "batch line", detail)
             return
@@ -2795,7 +3136,7 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
     plan = _plans_of(CreateChatCompletionStreamResponse)[bool(strict)]
     problems: List[Problem] = []
     unkept = 0  # problems past MAX_KEPT_PROBLEMS, counted only, so that memory stays constant
-    error: Any = MISSING
+    error: Any = _MISSING
     progress = reporter.start_progress(name)
     try:
         for event, data, line in _events(_decoded_lines(lines)):
@@ -2825,10 +3166,10 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
     progress.done()
     if problems:
         detail = _plural(accumulator.chunks, "valid chunk")
-        if error is not MISSING:  # on the stream's own line, so that text output shows it however many problems
+        if error is not _MISSING:  # on the stream's own line, so that text output shows it however many problems
             detail += ", then the server sent an error: " + _describe_error(error)
         reporter.invalid(name, "stream", problems, detail, unkept)
-    elif error is not MISSING:
+    elif error is not _MISSING:
         reporter.request_error(name, "stream", f"the server sent an error after {_plural(accumulator.chunks, 'chunk')}: "
                                + _describe_error(error))
     elif not accumulator.chunks:
