@@ -18,6 +18,7 @@ import enum
 import io
 import json
 import linecache
+import math
 import os
 import sys
 import time
@@ -84,8 +85,9 @@ MAX_LISTED_PROBLEMS = 20
 MAX_KEPT_PROBLEMS = 1000
 # How much of a server's error message str(APIError) and the command line show.
 MAX_SHOWN_MESSAGE = 200
-# How much of a very long path str(Problem) shows.
+# How much of a very long path str(Problem) shows, and how much Problem.path keeps (its start and end).
 MAX_SHOWN_PATH = 200
+MAX_PATH = 1000
 # How deep the accumulator merges unknown objects and content parts; deeper, the newer value wins.
 MAX_MERGE_DEPTH = 8
 # Arrays of at least this many objects are checked column by column (see _Plan.build_many).
@@ -163,14 +165,17 @@ class ModerationInputType(str, enum.Enum):
 
 
 class Problem(NamedTuple):
-    """One thing wrong with a document: where (a JSON path) and what."""
+    """One thing wrong with a document: where (a JSON path) and what.
+
+    A path longer than MAX_PATH characters keeps its start and its end, with "..." between.
+    """
 
     path: str
     message: str
 
     def __str__(self) -> str:
         path = self.path
-        if len(path) > MAX_SHOWN_PATH:  # nesting thousands deep; .path keeps all of it
+        if len(path) > MAX_SHOWN_PATH:  # nesting hundreds deep
             path = path[: MAX_SHOWN_PATH // 2] + "..." + path[-MAX_SHOWN_PATH // 2:]
         return f"{path}: {self.message}"
 
@@ -248,6 +253,7 @@ class _Invalid(Exception):
 # --------------------------------------------------------------------------- JSON helpers
 
 _JSON_SCALARS: FrozenSet[type] = frozenset((str, int, float, bool, type(None)))
+_isfinite = math.isfinite
 
 
 def _json_type(value: Any) -> str:
@@ -286,15 +292,68 @@ def _got(expected: str, value: Any) -> str:
 
 
 def _join(path: str, key: Any) -> str:
+    """The path of ``key`` inside the value at ``path``, kept to MAX_PATH characters."""
     if isinstance(key, int):
-        return f"{path}[{key}]"
-    if isinstance(key, str) and key.isidentifier():
-        return f"{path}.{key}" if path else key
-    return f"{path}[{json.dumps(key) if isinstance(key, str) else repr(key)}]"
+        path = f"{path}[{key}]"
+    elif isinstance(key, str) and key.isidentifier() and len(key) <= MAX_QUOTE:
+        path = f"{path}.{key}" if path else key
+    else:
+        name = json.dumps(key if len(key) <= MAX_QUOTE else key[:MAX_QUOTE - 3] + "...") if isinstance(key, str) \
+            else _quote(key).strip()
+        path = f"{path}[{name}]"
+    if len(path) > MAX_PATH:
+        path = path[:MAX_PATH // 2] + "..." + path[-(MAX_PATH // 2 - 3):]
+    return path
 
 
 def _show(path: str) -> str:
     return path or "<root>"
+
+
+class _Where:
+    """Where the explaining pass is, as a chain of keys from the root: a small object per value
+    visited, turned into path text only for a problem kept, each link's text made once.
+
+    So explaining costs time and memory linear in the document, however long its keys and
+    however deep its paths (a path's text is kept to MAX_PATH characters).
+    """
+
+    __slots__ = ("parent", "key", "text")
+
+    def __init__(self, parent: "Optional[_Where]", key: Any) -> None:
+        self.parent = parent
+        self.key = key
+        self.text: Optional[str] = None
+
+    def path(self) -> str:
+        chain: List[_Where] = []
+        where: Optional[_Where] = self
+        while where is not None and where.text is None:
+            chain.append(where)
+            where = where.parent
+        text = "" if where is None else where.text or ""
+        for link in reversed(chain):
+            link.text = text = _join(text, link.key)
+        return text
+
+
+class _Problems:
+    """The problems found in one document: the first MAX_KEPT_PROBLEMS, and a count of the rest."""
+
+    __slots__ = ("kept", "unkept")
+
+    def __init__(self) -> None:
+        self.kept: List[Problem] = []
+        self.unkept = 0
+
+    def add(self, where: Optional[_Where], message: str) -> None:
+        if len(self.kept) < MAX_KEPT_PROBLEMS:
+            self.kept.append(Problem(_show(where.path()) if where is not None else "<root>", message))
+        else:
+            self.unkept += 1
+
+    def error(self) -> ValidationError:
+        return ValidationError(self.kept, self.unkept)
 
 
 def _copy_json(value: Any, dumping: bool = False) -> Any:
@@ -369,31 +428,50 @@ def _new_container(value: Any, dumping: bool) -> Tuple[Any, bool]:
     return value, False
 
 
+def _has_non_finite(value: Any) -> bool:
+    """Whether a JSON value (as _copy_json makes them) holds NaN or an infinity anywhere."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        t = type(item)
+        if t is float:
+            if not _isfinite(item):
+                return True
+        elif t is list:
+            stack.extend(item)
+        elif t is dict:
+            stack.extend(item.values())
+    return False
+
+
 def _dump_json(value: Any) -> Any:
     """to_dict() of a value that no parse would have stored where it is (see _copy_json)."""
     return _copy_json(value, True)
 
 
-def _explain_json(value: Any, path: str, problems: List[Problem]) -> None:
-    """Report what makes ``value`` something other than JSON (the explaining twin of _copy_json)."""
-    stack: List[Tuple[Any, str, int]] = [(value, path, 1)]
+def _explain_json(value: Any, where: Optional[_Where], problems: _Problems, finite: bool = False) -> None:
+    """Report what makes ``value`` something other than JSON (the explaining twin of _copy_json);
+    ``finite`` also reports NaN and the infinities (strict mode)."""
+    stack: List[Tuple[Any, Optional[_Where], int]] = [(value, where, 1)]
     while stack:
         item, where, depth = stack.pop()
         if isinstance(item, (str, int, float)) or item is None:
+            if finite and isinstance(item, float) and not _isfinite(item):
+                problems.add(where, f"expected a finite number, got {item!r}: NaN and Infinity are not JSON")
             continue
         if depth > MAX_DEPTH:
-            problems.append(Problem(_show(where), f"nested deeper than {MAX_DEPTH} levels"))
+            problems.add(where, f"nested deeper than {MAX_DEPTH} levels")
             return
         if isinstance(item, list):
-            stack.extend((x, _join(where, i), depth + 1) for i, x in enumerate(item))
+            stack.extend((x, _Where(where, i), depth + 1) for i, x in enumerate(item))
         elif isinstance(item, dict):
             for key, x in item.items():
                 if not isinstance(key, str):
-                    problems.append(Problem(_show(where), f"object key must be str, got {_json_type(key)}{_quote(key)}"))
+                    problems.add(where, f"object key must be str, got {_json_type(key)}{_quote(key)}")
                 else:
-                    stack.append((x, _join(where, key), depth + 1))
+                    stack.append((x, _Where(where, key), depth + 1))
         else:
-            problems.append(Problem(_show(where), f"expected a JSON value, got {type(item).__name__}"))
+            problems.add(where, f"expected a JSON value, got {type(item).__name__}")
 
 
 # --------------------------------------------------------------------------- kinds of field
@@ -466,7 +544,7 @@ class _Kind:
         """parse() over the values of one field across many objects (subclasses do it in bulk)."""
         return list(map(self.parse, column))
 
-    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
         raise NotImplementedError
 
     def dump(self, value: Any) -> Any:
@@ -488,13 +566,18 @@ class _Scalar(_Kind):
     and no conversion is paid in either direction.
     """
 
-    def __init__(self, name: str, nullable: bool, only: Optional[Tuple[str, ...]] = None) -> None:
+    def __init__(self, name: str, nullable: bool, only: Optional[Tuple[str, ...]] = None,
+                 finite: bool = False) -> None:
         self.name = name
         self.nullable = nullable
         self.only: Optional[FrozenSet[str]] = frozenset(only) if only is not None else None
+        # Strict mode refuses NaN and the infinities, which JSON cannot write; lenient keeps them
+        # (servers send -Infinity logprobs), so a float is kept as it is only there.
+        self.finite = finite and name == "number"
         base = {"str": (str,), "int": (int,), "number": (int, float), "bool": (bool,)}[name]
         nulls = (type(None),) if nullable else ()
-        self.plain = frozenset(base + nulls) if only is None else frozenset(nulls)
+        kept = (int,) if self.finite else base
+        self.plain = frozenset(kept + nulls) if only is None else frozenset(nulls)
         self.accepts = frozenset(base + nulls)  # the JSON types of the field, enum or not
         self.expected = name
         if only is not None:
@@ -527,6 +610,8 @@ class _Scalar(_Kind):
             return value
         if t is float:
             if name == "number":
+                if self.finite and not _isfinite(value):
+                    raise _Invalid
                 return value
             # JSON Schema counts 2.0 as an integer; keep the annotation honest by storing int.
             if value.is_integer():
@@ -540,15 +625,20 @@ class _Scalar(_Kind):
 
     def parse_column(self, column: List[Any]) -> List[Any]:
         if self.accepts.issuperset(map(type, column)):
+            if self.finite and not all(map(_isfinite, [value for value in column if type(value) is float])):
+                return list(map(self.parse, column))
             if self.only is None or self.only.issuperset(column):
                 return column
         return list(map(self.parse, column))
 
-    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
         try:
             self.parse(value)
         except _Invalid:
-            problems.append(Problem(_show(path), _got(self.expected, value)))
+            if isinstance(value, float) and not _isfinite(value) and self.name == "number":
+                problems.add(where, f"expected a finite number, got {value!r}: NaN and Infinity are not JSON")
+            else:
+                problems.add(where, _got(self.expected, value))
 
 
 class _Choice(_Scalar):
@@ -605,12 +695,12 @@ class _Object(_ModelKind):
             return self.plan.build_many(column)
         return list(map(self.parse, column))
 
-    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
         if not isinstance(value, dict):
             if not (value is None and self.nullable):
-                problems.append(Problem(_show(path), _got("object or null" if self.nullable else "object", value)))
+                problems.add(where, _got("object or null" if self.nullable else "object", value))
             return
-        self.plan.explain(value, path, problems)
+        self.plan.explain(value, where, problems)
 
     def dump_column(self, column: List[Any]) -> List[Any]:
         if not self.stored.issuperset(map(type, column)):
@@ -651,19 +741,19 @@ class _OneOf(_ModelKind):
             raise _Invalid
         return plan.build(value)
 
-    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
         if value is None and self.nullable:
             return
         if not isinstance(value, dict):
-            problems.append(Problem(_show(path), _got("object or null" if self.nullable else "object", value)))
+            problems.add(where, _got("object or null" if self.nullable else "object", value))
             return
         plan = self._plan_for(value)
         if plan is None:
             tags = " or ".join(repr(t) for t in self.by_type)
-            problems.append(Problem(_show(_join(path, "type")), _got(tags, value.get("type", _MISSING))
-                                    if "type" in value else f"required key is missing (one of {tags})"))
+            problems.add(_Where(where, "type"), _got(tags, value.get("type", _MISSING))
+                                    if "type" in value else f"required key is missing (one of {tags})")
             return
-        plan.explain(value, path, problems)
+        plan.explain(value, where, problems)
 
 
 class _NullArray(Tuple[Any, ...]):
@@ -730,13 +820,13 @@ class _Array(_Kind):
                 return list(map(tuple, column))
         return list(map(self.parse, column))
 
-    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
         if not isinstance(value, list):
             if not (value is None and self.nullable):
-                problems.append(Problem(_show(path), _got("array" + (" or null" if self.nullable else ""), value)))
+                problems.add(where, _got("array" + (" or null" if self.nullable else ""), value))
             return
         for index, item in enumerate(value):
-            self.item.explain(item, _join(path, index), problems)
+            self.item.explain(item, _Where(where, index), problems)
 
     def dump(self, value: Any) -> Any:
         # Items of scalars are not checked: such arrays (bytes) are long and many, and checking each
@@ -780,17 +870,17 @@ class _Map(_Kind):
             result[str.__str__(key)] = parse(item)
         return _ReadOnlyDict(result)
 
-    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
         if value is None and self.nullable:
             return
         if not isinstance(value, dict):
-            problems.append(Problem(_show(path), _got("object" + (" or null" if self.nullable else ""), value)))
+            problems.add(where, _got("object" + (" or null" if self.nullable else ""), value))
             return
         for key, item in value.items():
             if not isinstance(key, str):
-                problems.append(Problem(_show(path), f"object key must be str, got {_json_type(key)}{_quote(key)}"))
+                problems.add(where, f"object key must be str, got {_json_type(key)}{_quote(key)}")
             else:
-                self.value.explain(item, _join(path, key), problems)
+                self.value.explain(item, _Where(where, key), problems)
 
     def dump(self, value: Any) -> Any:
         if not self.value.needs_dump:  # values are not checked, as in arrays of scalars
@@ -826,17 +916,17 @@ class _Content(_Kind):
             return column
         return list(map(self.parse, column))
 
-    def explain(self, value: Any, path: str, problems: List[Problem]) -> None:
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
         if isinstance(value, str) or value is None:
             return
         if not isinstance(value, list):
-            problems.append(Problem(_show(path), _got("str, null or array of content parts", value)))
+            problems.add(where, _got("str, null or array of content parts", value))
             return
         for index, part in enumerate(value):
             if not isinstance(part, dict):
-                problems.append(Problem(_show(_join(path, index)), _got("object", part)))
+                problems.add(_Where(where, index), _got("object", part))
             else:
-                _explain_json(part, _join(path, index), problems)
+                _explain_json(part, _Where(where, index), problems)
 
     def dump(self, value: Any) -> Any:
         return _dump_json(value)
@@ -881,7 +971,7 @@ class _Decl:
         if kind in ("str", "int", "number", "bool"):
             if strict and self.enum_type is not None:
                 return _Choice(nullable, self.only or tuple(m.value for m in self.enum_type))
-            return _Scalar(kind, nullable)
+            return _Scalar(kind, nullable, finite=strict)
         if kind == "content":
             return _Content() if not strict else _Scalar("str", self.nullable)
         if kind == "object":
@@ -956,6 +1046,7 @@ class _Plan:
         self.getters = tuple(itemgetter(key) for key in self.keys)
         self.column_parsers = tuple(kind.parse_column for kind in self.kinds)
         self.twin: Callable[..., Any] = model._twin
+        self.strict = strict
         self.mode = "strict" if strict else "lenient"
         # For the two top-level models, the check that the document is a chat completion at all.
         self.document: Optional[_Document] = _DOCUMENTS.get(model.__name__)
@@ -1010,23 +1101,25 @@ class _Plan:
                         raise _Invalid
                     key = str.__str__(key)
                 extra[key] = _copy_json(value)
+                if self.strict and _has_non_finite(extra[key]):
+                    raise _Invalid
         return _ReadOnlyDict(extra)
 
-    def explain(self, data: Any, path: str, problems: List[Problem]) -> None:
+    def explain(self, data: Any, where: Optional[_Where], problems: _Problems) -> None:
         if not isinstance(data, dict):
-            problems.append(Problem(_show(path), _got("object", data)))
+            problems.add(where, _got("object", data))
             return
         for key, kind, required in zip(self.keys, self.kinds, self.required):
             if key in data:
-                kind.explain(data[key], _join(path, key), problems)
+                kind.explain(data[key], _Where(where, key), problems)
             elif required:
-                problems.append(Problem(_show(_join(path, key)), "required key is missing"))
+                problems.add(_Where(where, key), "required key is missing")
         keyset = self.keyset
         for key, value in data.items():
             if not isinstance(key, str):
-                problems.append(Problem(_show(path), f"object key must be str, got {_json_type(key)}{_quote(key)}"))
+                problems.add(where, f"object key must be str, got {_json_type(key)}{_quote(key)}")
             elif key not in keyset:
-                _explain_json(value, _join(path, key), problems)
+                _explain_json(value, _Where(where, key), problems, self.strict)
 
     def taking_null(self) -> "_Plan":
         """This plan, but building the model's null instance from JSON null: what a required
@@ -1050,15 +1143,15 @@ class _Plan:
             error = _error_of(data)
             if error is not _MISSING:  # strict mode refuses an error body for its missing keys; say what it is
                 raise APIError(error)
-        problems: List[Problem] = []
+        problems = _Problems()
         try:
-            self.explain(data, "", problems)
+            self.explain(data, None, problems)
         except RecursionError:
-            problems.append(Problem("<root>", "nested too deeply"))
-        if not problems:
+            problems.add(None, "nested too deeply")
+        if not problems.kept:
             # The fast path and the explanation disagree; refuse rather than guess.
-            problems.append(Problem("<root>", "document rejected"))
-        raise ValidationError(problems)
+            problems.add(None, "document rejected")
+        raise problems.error()
 
 
 # --------------------------------------------------------------------------- generated code
@@ -3120,7 +3213,7 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
                     and body.get("error") is None and body.get("object") != "error"):
                 try:
                     parsed = build(body)
-                except (_Invalid, RecursionError):
+                except (_Invalid, RecursionError, ValidationError):  # said again, with why, below
                     pass
                 else:
                     tally.add(parsed)

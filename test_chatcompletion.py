@@ -12,6 +12,7 @@ import glob
 import importlib.util
 import io
 import json
+import math
 import os
 import pickle
 import random
@@ -844,6 +845,331 @@ class TestModelFields(unittest.TestCase):
         doc["object"] = Object.CHAT_COMPLETION
         doc["choices"][0]["finish_reason"] = FinishReason.STOP
         self.assertEqual(Response.from_dict(doc, strict=True), Response.from_dict(wire_response()))
+
+
+def _conforms(value, hint):
+    """Whether a value is what its resolved annotation says (the subset of typing the models use)."""
+    import collections.abc
+    import typing
+    if hint is typing.Any:
+        return True
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        return any(_conforms(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_conforms(item, args[0]) for item in value)
+    if origin in (collections.abc.Mapping, dict):
+        return isinstance(value, collections.abc.Mapping) and all(
+            isinstance(key, str) and _conforms(item, args[1]) for key, item in value.items())
+    if hint is float:  # PEP 484: an int is acceptable where a float is expected
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _field_mismatches(obj, where="<root>"):
+    """Every field, at every depth, whose value is not what its annotation says."""
+    import typing
+    found = []
+    hints = typing.get_type_hints(type(obj), vars(chatcompletion))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if not _conforms(value, hints[f.name]) or repr(value) == "_MISSING":
+            found.append(f"{where}.{f.name}: {value!r} is not {hints[f.name]}")
+        items = value if isinstance(value, tuple) else (value,)
+        for index, item in enumerate(items):
+            if dataclasses.is_dataclass(item):
+                found += _field_mismatches(item, f"{where}.{f.name}" + (f"[{index}]" if isinstance(value, tuple) else ""))
+    return found
+
+
+def _corpus_documents():
+    """(label, parsed object) for every corpus response, chunk and accumulated stream that parses."""
+    for path in sorted(glob.glob(os.path.join(RESPONSES_DIR, "*.json"))):
+        with open(path, "rb") as f:
+            try:
+                yield os.path.basename(path), loads(f.read())
+            except ValidationError:
+                pass
+    for path in sorted(glob.glob(os.path.join(STREAMS_DIR, "*.sse"))):
+        with open(path, "rb") as f:
+            try:
+                chunks = list(iter_chunks(f))
+            except ValidationError:
+                continue
+        for number, chunk in enumerate(chunks):
+            yield f"{os.path.basename(path)}[{number}]", chunk
+        yield os.path.basename(path) + " accumulated", accumulate(chunks)
+
+
+class TestTypesTellTheTruth(unittest.TestCase):
+    """Every field holds what its annotation says, and the round trip stays exact."""
+
+    @unittest.skipUnless(os.path.isdir(CORPUS), "needs ../shared/corpus")
+    def test_every_field_of_every_corpus_document_matches_its_annotation(self):
+        count = 0
+        for label, obj in _corpus_documents():
+            count += 1
+            self.assertEqual(_field_mismatches(obj), [], label)
+        self.assertGreater(count, 1000)
+
+    def test_hand_written_documents_match_their_annotations(self):
+        for obj in (Response.from_dict(full_response()), Chunk.from_dict(full_chunk()),
+                    Response.from_dict({"choices": [{}, {"message": None, "logprobs": {"content": None}},
+                                                    {"message": {"tool_calls": None, "annotations": [{}]}}]}),
+                    Chunk.from_dict({"choices": [{"delta": None}, {"delta": {"tool_calls": [{}]}}]}),
+                    Response(), Choice(index=0), ChatCompletionModeration()):
+            self.assertEqual(_field_mismatches(obj), [])
+
+    def test_arrays_are_tuples_required_objects_instances_and_the_rest_none(self):
+        r = Response.from_dict({"choices": [{"index": 0}]})
+        self.assertEqual((r.id, r.usage, r.moderation, r.metadata), (None, None, None, None))
+        message = r.choices[0].message
+        self.assertIsInstance(message, ChatCompletionResponseMessage)
+        self.assertEqual((message.tool_calls, message.annotations, message.content, message.text), ((), (), None, None))
+        for call in message.tool_calls:  # an empty loop, not a TypeError
+            self.fail(call)
+        call = ChatCompletionMessageToolCall.from_dict({"id": "c"})
+        self.assertIsInstance(call.function, FunctionCall)
+        self.assertEqual((call.function.name, call.function.arguments), (None, None))
+        self.assertIsInstance(ChatCompletionModeration.from_dict({}).input, ChatCompletionModerationResults)
+
+    def test_missing_null_and_empty_stay_apart_in_the_round_trip(self):
+        cases = [
+            ({"choices": []}, "choices", set()),
+            ({"choices": None}, "choices", {"choices"}),
+            ({"choices": [{"message": None}]}, None, None),
+            ({"choices": [{"message": {}}]}, None, None),
+            ({"choices": [{}]}, None, None),
+            ({"choices": [], "usage": None}, "usage", {"usage"}),
+            ({"choices": [{"logprobs": {"content": None, "refusal": []}}]}, None, None),
+        ]
+        for doc, key, nulls in cases:
+            with self.subTest(doc=doc):
+                r = Response.from_dict(doc)
+                self.assertEqual(r.to_dict(), doc)
+                self.assertEqual(json.loads(dumps(r)), doc)
+                self.assertEqual(r.present_keys(), set(doc))
+                if key is not None:
+                    self.assertEqual(r.null_keys(), nulls)
+        choice = Response.from_dict({"choices": [{"message": None}]}).choices[0]
+        self.assertEqual(choice.message, ChatCompletionResponseMessage())
+        self.assertEqual(choice.null_keys(), {"message"})
+        self.assertEqual(Response.from_dict({"choices": [{}]}).choices[0].present_keys(), set())
+        # Pickles and copies keep what the JSON had.
+        for r in (Response.from_dict({"choices": [{"message": None, "logprobs": None}], "usage": None}),):
+            for copied in (pickle.loads(pickle.dumps(r)), copy.copy(r), copy.deepcopy(r)):
+                self.assertEqual(copied.to_dict(), r.to_dict())
+                self.assertEqual(copied.choices[0].null_keys(), {"message", "logprobs"})
+
+    def test_message_text(self):
+        cases = [("Hello", "Hello"), ("", ""), (None, None),
+                 ([{"type": "thinking", "thinking": [{"type": "text", "text": "hm"}]}, {"type": "text", "text": "4"},
+                   {"type": "text", "text": "2"}], "42"),
+                 ([{"type": "image_url", "image_url": {"url": "x"}}], None), ([], None)]
+        for content, text in cases:
+            with self.subTest(content=content):
+                message = ChatCompletionResponseMessage.from_dict({"content": content})
+                self.assertEqual(message.text, text)
+                delta = ChatCompletionStreamResponseDelta.from_dict({"content": content})
+                self.assertEqual(delta.text, text)
+        self.assertIsNone(ChatCompletionResponseMessage.from_dict({}).text)
+
+    def test_enum_values_stay_the_strings_received(self):
+        choice = Choice.from_dict({"finish_reason": "stop"})
+        self.assertIs(type(choice.finish_reason), str)
+        self.assertEqual(choice.finish_reason, FinishReason.STOP)
+        self.assertEqual(Choice.from_dict({"finish_reason": "eos"}).finish_reason, "eos")
+
+
+class TestNotAChatCompletion(ProblemAssertions):
+    """Error bodies raise APIError; documents that are plainly something else are refused, saying what."""
+
+    ERROR = {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}
+    FLAT_ERROR = {"object": "error", "message": "model not found", "type": "NotFoundError", "code": 404}
+
+    def test_error_bodies_raise_api_error_everywhere(self):
+        for body in (self.ERROR, self.FLAT_ERROR):
+            for read in (lambda: loads(json.dumps(body)), lambda: loads_chunk(json.dumps(body)),
+                         lambda: Response.from_dict(body), lambda: Chunk.from_dict(body),
+                         lambda: Response.from_dict(body, strict=True), lambda: loads(json.dumps(body), strict=True)):
+                with self.subTest(body=body):
+                    with self.assertRaises(APIError) as caught:
+                        read()
+                    error = caught.exception
+                    self.assertIsInstance(error, ValidationError)
+                    self.assertIsInstance(error, ValueError)
+                    self.assertEqual(error.error, body.get("error", body))
+        error = self.caught(self.ERROR)
+        self.assertEqual((error.message, error.code, error.type), ("Rate limit reached", "rate_limit_exceeded", "requests"))
+        self.assertEqual(str(error), "<root>: the server returned an error: Rate limit reached (rate_limit_exceeded)")
+        flat = self.caught(self.FLAT_ERROR)
+        self.assertEqual((flat.message, flat.code, flat.type), ("model not found", 404, "NotFoundError"))
+        odd = self.caught({"error": "overloaded"})
+        self.assertEqual((odd.error, odd.message, odd.code, odd.type), ("overloaded", "overloaded", None, None))
+        restored = pickle.loads(pickle.dumps(error))
+        self.assertEqual((type(restored), restored.error, restored.code, str(restored)),
+                         (APIError, error.error, error.code, str(error)))
+
+    def caught(self, body):
+        with self.assertRaises(APIError) as caught:
+            Response.from_dict(body)
+        return caught.exception
+
+    def test_stream_error_is_an_api_error(self):
+        self.assertTrue(issubclass(StreamError, APIError))
+        text = sse([delta_doc({"content": "a"})]) .replace("data: [DONE]", 'data: {"error": {"message": "boom"}}')
+        with self.assertRaises(APIError) as caught:
+            list(iter_chunks(text))
+        self.assertIsInstance(caught.exception, StreamError)
+        self.assertEqual(caught.exception.message, "boom")
+        self.assertEqual(len(caught.exception.chunks), 1)
+
+    def test_long_server_messages_are_shortened_and_codes_written_as_json(self):
+        error = self.caught({"error": {"message": "x" * 10_000_000, "code": {"http": 429}}})
+        self.assertLess(len(str(error)), 300)
+        self.assertEqual(len(error.message), 10_000_000)  # the error itself is kept whole
+        self.assertIn('({"http": 429})', str(error))
+        self.assertIn("(true)", str(self.caught({"error": {"message": "m", "code": True}})))
+
+    def test_documents_that_are_something_else_are_refused_saying_what(self):
+        cases = [
+            ({}, "an empty object, not a chat completion"),
+            ({"hello": "world"}, 'not a chat completion: it has none of its keys (it has "hello")'),
+            ({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]},
+             "this is a chat-completion request (it has messages and no choices), not a response"),
+            ({"id": "resp_1", "object": "response", "model": "gpt-4o", "output": []},
+             'this is another API\'s object ("object": "response"), not a chat completion'),
+            ({"object": "list", "data": [], "model": "m"}, 'this is another API\'s object ("object": "list")'),
+            ({"object": "embedding", "embedding": [0.1], "model": "m"}, 'this is another API\'s object ("object": "embedding")'),
+            ({"type": "response.output_text.delta", "sequence_number": 3, "delta": "Hi"},
+             'this is a Responses API stream event ("type": "response.output_text.delta")'),
+        ]
+        for doc, message in cases:
+            for model in (Response, Chunk):
+                with self.subTest(doc=doc, model=model.__name__):
+                    problems = self.errors_of(model, doc, strict=False)
+                    self.assertEqual(len(problems), 1, problems)
+                    self.assertEqual(problems[0].path, "<root>")
+                    self.assertTrue(problems[0].message.startswith(message), problems[0].message)
+
+    def test_a_chunk_read_as_a_response_and_the_other_way_round(self):
+        chunk = full_chunk()
+        self.assertOnlyProblem(self.errors_of(Response, chunk, strict=False), "<root>",
+                               'this is a stream chunk ("object": "chat.completion.chunk"): read it with loads_chunk')
+        response = full_response()
+        self.assertOnlyProblem(self.errors_of(Chunk, response, strict=False), "<root>",
+                               'this is a complete response ("object": "chat.completion"): read it with loads')
+        usage_only = {"id": "c", "object": "chat.completion.chunk", "choices": [], "usage": {"total_tokens": 3}}
+        self.assertOnlyProblem(self.errors_of(Response, usage_only, strict=False), "<root>", "this is a stream chunk")
+
+    def test_what_real_servers_send_still_passes(self):
+        for doc in ({"object": "text_completion", "choices": [{"index": 0, "message": {"content": "TGI"}}]},
+                    {"id": "", "object": "", "model": "", "created": 0, "choices": [{"index": 0, "delta": {}}]},
+                    {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}},
+                    {"object": "chat.completion.chunk", "usage": {"total_tokens": 2}},
+                    {"object": "chat.completion.done", "choices": []},
+                    {"id": "x", "usage": {"total_tokens": 2}}):
+            with self.subTest(doc=doc):
+                self.assertEqual(Chunk.from_dict(doc).to_dict(), doc)
+        self.assertEqual(Response.from_dict({"choices": []}).to_dict(), {"choices": []})
+
+    def test_command_line_reports_error_bodies_as_errors_and_the_rest_as_invalid(self):
+        with tempfile.TemporaryDirectory() as folder:
+            paths = []
+            for name, doc in (("error.json", self.ERROR), ("flat.json", self.FLAT_ERROR), ("empty.json", {}),
+                              ("request.json", {"model": "m", "messages": []})):
+                paths.append(os.path.join(folder, name))
+                with open(paths[-1], "w") as f:
+                    json.dump(doc, f)
+            result = subprocess.run([sys.executable, CLI_SCRIPT, *paths], capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("error.json: error response: the server returned an error: Rate limit reached", result.stdout)
+        self.assertIn("flat.json: error response: the server returned an error: model not found (404)", result.stdout)
+        self.assertIn("empty.json: invalid response\n  <root>: an empty object, not a chat completion", result.stdout)
+        self.assertIn("summary: 4 documents: 0 valid, 2 invalid, 2 request errors", result.stdout)
+
+
+class TestBoundedRejections(unittest.TestCase):
+    """Explaining a rejection costs memory linear in the input, and keeps a bounded number of problems."""
+
+    def test_long_keys_over_long_arrays_do_not_copy_the_path_per_item(self):
+        import tracemalloc
+        text = '{"created": "x", "' + "k" * 100_000 + '": [' + ",".join(["0"] * 20_000) + "]}"
+        tracemalloc.start()
+        try:
+            with self.assertRaises(ValidationError) as caught:
+                loads(text)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        self.assertLess(peak, 50 * len(text))  # was 1.9 GB for this 140 kB document
+        self.assertEqual([p.path for p in caught.exception.errors], ["created"])
+
+    def test_problems_past_the_bound_are_counted(self):
+        text = '{"choices": [' + "1," * 5_000 + "1]}"
+        with self.assertRaises(ValidationError) as caught:
+            loads(text)
+        error = caught.exception
+        self.assertEqual(len(error.errors), chatcompletion.MAX_KEPT_PROBLEMS)
+        self.assertEqual(error.unkept, 5_001 - chatcompletion.MAX_KEPT_PROBLEMS)
+        self.assertTrue(str(error).endswith(f"... and {5_001 - chatcompletion.MAX_LISTED_PROBLEMS} more problems"))
+        self.assertEqual(pickle.loads(pickle.dumps(error)).unkept, error.unkept)
+
+    def test_long_keys_and_deep_paths_are_shortened(self):
+        doc = {"choices": [{"message": {"tool_calls": [{"function": {"k" * 5_000: {1, 2}}}]}}]}
+        (problem,) = self.problems(doc)
+        self.assertLessEqual(len(problem.path), chatcompletion.MAX_PATH)
+        self.assertIn('["kkk', problem.path)
+        deep = {"choices": []}
+        value = deep
+        for _ in range(900):
+            value["x"] = {}
+            value = value["x"]
+        value["y"] = {1}
+        (problem,) = self.problems(deep)
+        self.assertLessEqual(len(problem.path), chatcompletion.MAX_PATH)
+        self.assertTrue(problem.path.startswith("x.x.x.") and problem.path.endswith(".x.y"), problem.path)
+
+    def problems(self, doc):
+        with self.assertRaises(ValidationError) as caught:
+            Response.from_dict(doc)
+        return caught.exception.errors
+
+
+class TestNonFiniteNumbers(unittest.TestCase):
+    """NaN and the infinities are not JSON: strict refuses them, lenient keeps them (servers send -Infinity)."""
+
+    def test_strict_refuses_and_lenient_keeps(self):
+        doc = full_response()
+        doc["choices"][0]["logprobs"]["content"][0]["logprob"] = float("-inf")
+        r = Response.from_dict(doc)
+        self.assertEqual(r.choices[0].logprobs.content[0].logprob, float("-inf"))
+        with self.assertRaises(ValidationError) as caught:
+            Response.from_dict(doc, strict=True)
+        self.assertEqual([p.path for p in caught.exception.errors], ["choices[0].logprobs.content[0].logprob"])
+        self.assertIn("NaN and Infinity are not JSON", caught.exception.errors[0].message)
+        text = json.dumps(full_response())[:-1] + ', "x_score": NaN}'
+        self.assertTrue(math.isnan(loads(text).extra["x_score"]))
+        with self.assertRaises(ValidationError) as caught:
+            loads(text, strict=True)
+        self.assertEqual([p.path for p in caught.exception.errors], ["x_score"])
+        # dumps() writes them as json.dumps does, or refuses them when asked to.
+        self.assertIn('"x_score": NaN', dumps(loads(text)))
+        with self.assertRaises(ValueError):
+            dumps(loads(text), allow_nan=False)
+
+    def test_strict_refuses_them_in_columns_too(self):
+        doc = columns_response()
+        doc["choices"][1]["logprobs"]["content"][4]["top_logprobs"][3]["logprob"] = float("nan")
+        Response.from_dict(doc)
+        with self.assertRaises(ValidationError) as caught:
+            Response.from_dict(doc, strict=True)
+        self.assertEqual([p.path for p in caught.exception.errors],
+                         ["choices[1].logprobs.content[4].top_logprobs[3].logprob"])
 
 
 class TestRoundTrip(unittest.TestCase):
