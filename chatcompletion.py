@@ -60,6 +60,7 @@ else:  # older Pythons' typing has no such marker; nothing reads it at run time
 __all__ = [
     "ValidationError", "APIError", "StreamError", "Problem",
     "loads", "dumps", "loads_chunk", "iter_chunks", "accumulate", "ChatCompletionAccumulator",
+    "normalize_finish_reason", "split_think_tags", "tool_message",
     "Object", "FinishReason", "Role", "ServiceTier", "ToolCallType", "AnnotationType",
     "ModerationType", "ModerationInputType",
     "CreateChatCompletionResponse", "ChatCompletion", "Choice", "Choices", "ChoiceLogprobs",
@@ -1589,6 +1590,16 @@ class FunctionCall(_Model):
     arguments: Optional[str] = _req("str")
     extra: Mapping[str, Any] = _extra()
 
+    def parse_arguments(self, path: str = "") -> Any:
+        """The arguments' decoded JSON value; ``{}`` when they are null, missing or blank (servers
+        send all three for a call without arguments).
+
+        Arguments that are not JSON raise ValidationError at ``path`` + ``.arguments``: give the
+        call's path, as ``message.tool_call_arguments()`` does, to have it named
+        (``choices[0].message.tool_calls[1].function.arguments: invalid JSON: ...``).
+        """
+        return _decode_arguments(self.arguments, _join(path, "arguments"))
+
 
 @_model
 class ChatCompletionMessageToolCall(_Model):
@@ -1674,6 +1685,39 @@ class ChatCompletionResponseMessage(_Model):
         joined; None when there is no text."""
         return _text_of(self.content)
 
+    @property
+    def reasoning(self) -> Optional[str]:
+        """The reasoning text, from whichever field the server put it in; None when there is none.
+
+        The first of these that holds text: ``reasoning_content`` (DeepSeek, Kimi, Qwen, SGLang,
+        llama.cpp), ``reasoning`` (vLLM, OpenRouter, Groq), the text and summary items of
+        OpenRouter's ``reasoning_details``, Mistral's ``thinking`` content parts.  Servers that
+        send two of them send the same text twice, so it is read once.  ``<think>`` tags inside
+        the content are not read (see split_think_tags).
+        """
+        return _reasoning_of(self.content, self.extra)
+
+    def tool_call_arguments(self, path: str = "message") -> Tuple[Any, ...]:
+        """One value per tool call, in order: a function call's decoded arguments (as
+        ``FunctionCall.parse_arguments``), a custom tool call's ``input`` as plain text.
+
+        Every call is tried, and one ValidationError lists each call whose arguments are not
+        JSON, at ``path`` (where this message sits, e.g. ``"choices[0].message"``).
+        """
+        return _tool_call_arguments(self, path)
+
+    def to_request(self, *, spec_only: bool = False, keep: Sequence[str] = ()) -> Dict[str, Any]:
+        """This message as the next chat-completions request takes it: a new, plain dict.
+
+        ``role``, ``content`` (the text; null when there is none), ``refusal``, ``audio`` as
+        ``{"id": ...}``, ``tool_calls`` and ``function_call``; nothing response-only.  By default
+        it also keeps what providers require back: ``reasoning_content`` (DeepSeek, Kimi) and
+        Gemini's thought signatures (``extra_content``, on the message and on each tool call);
+        other unknown keys are dropped, except those named in ``keep``.  ``spec_only=True`` gives
+        exactly the spec's fields, for servers that reject anything else.
+        """
+        return _to_request(self, spec_only, tuple(keep))
+
 
 @_model
 class Choice(_Model):
@@ -1684,6 +1728,13 @@ class Choice(_Model):
     logprobs: Optional[ChoiceLogprobs] = _req("object", null=True, model=ChoiceLogprobs)
     finish_reason: Optional[str] = _req("str", enum_type=FinishReason)
     extra: Mapping[str, Any] = _extra()
+
+    @property
+    def normalized_finish_reason(self) -> Optional[str]:
+        """``normalize_finish_reason(finish_reason)``, told by the message too: a choice that ended
+        like ``stop`` but carries tool calls counts as ``tool_calls`` (Gemini's streams say
+        ``stop``), one with a named legacy ``function_call`` as ``function_call``."""
+        return _choice_finish_reason(self)
 
 
 Choices = Choice
@@ -1835,6 +1886,11 @@ class ChatCompletionStreamResponseDelta(_Model):
         """The text this chunk adds to the content, as ``ChatCompletionResponseMessage.text`` reads it."""
         return _text_of(self.content)
 
+    @property
+    def reasoning(self) -> Optional[str]:
+        """The reasoning text this chunk adds, as ``ChatCompletionResponseMessage.reasoning`` reads it."""
+        return _reasoning_of(self.content, self.extra)
+
 
 ChoiceDelta = ChatCompletionStreamResponseDelta
 
@@ -1985,9 +2041,268 @@ def loads_chunk(text: Union[str, bytes, bytearray], *, strict: bool = False) -> 
     return CreateChatCompletionStreamResponse.from_dict(_decode_json(text), strict=strict)
 
 
-def dumps(obj: _Model, **json_options: Any) -> str:
-    """The JSON text of any model; keyword arguments go to json.dumps (``indent=2``, ...)."""
-    return json.dumps(obj.to_dict(), **json_options)
+def dumps(obj: Union[_Model, Sequence[_Model]], **json_options: Any) -> str:
+    """The JSON text of any model, or of a list or tuple of models (``response.choices``) as a JSON
+    array; keyword arguments go to json.dumps (``indent=2``, ``allow_nan=False``, ...)."""
+    if isinstance(obj, _Model):
+        return json.dumps(obj.to_dict(), **json_options)
+    if isinstance(obj, (list, tuple)) and all(isinstance(item, _Model) for item in obj):
+        return json.dumps([item.to_dict() for item in obj], **json_options)
+    raise TypeError(f"dumps() takes a model, or a list or tuple of models, not {type(obj).__name__}"
+                    + (" holding other values" if isinstance(obj, (list, tuple)) else ""))
+
+
+# --------------------------------------------------------------------------- working with a response
+#
+# What applications do next with a response: read the reasoning, whatever field the server put
+# it in; tell why a choice finished, whatever the server called it; decode tool arguments; send
+# the assistant message back.  These only read: no stored field changes, and the round trip
+# stays exact.  docs/reference.md has the tables and the sources.
+
+
+def normalize_finish_reason(reason: Optional[str]) -> Optional[str]:
+    """Map a finish reason as servers send it onto the spec's five (``stop``, ``length``,
+    ``tool_calls``, ``content_filter``, ``function_call``); None when it cannot tell.
+
+    Case and ``-``/``_`` do not matter (``STOP``, ``MAX_TOKENS``, ``tool-calls``).  Values that say
+    the turn did not end normally (``error``, ``abort``, ``pause_turn``), unknown values, ``""``
+    and null give None rather than a guess.  ``Choice.normalized_finish_reason`` also looks at the
+    message.
+    """
+    if not isinstance(reason, str):
+        return None
+    return _FINISH_REASONS.get(reason.strip().lower().replace("-", "_"))
+
+
+# Every value seen in real traffic, keyed in lower case with "-" read as "_"; docs/reference.md
+# has the table with its sources.
+_FINISH_REASONS: Mapping[str, Optional[str]] = {
+    # the spec's five
+    "stop": "stop", "length": "length", "tool_calls": "tool_calls",
+    "content_filter": "content_filter", "function_call": "function_call",
+    # a natural end
+    "eos": "stop", "eos_token": "stop", "end_turn": "stop", "stop_sequence": "stop",
+    "complete": "stop", "completed": "stop",
+    # tool calls
+    "tool_use": "tool_calls", "tool": "tool_calls", "tool_call": "tool_calls",
+    # out of tokens or context
+    "max_tokens": "length", "model_length": "length", "model_context_window_exceeded": "length",
+    "error_limit": "length",
+    # filtered
+    "safety": "content_filter", "recitation": "content_filter", "blocklist": "content_filter",
+    "prohibited_content": "content_filter", "spii": "content_filter", "language": "content_filter",
+    "image_safety": "content_filter", "image_prohibited_content": "content_filter",
+    "image_recitation": "content_filter", "sensitive": "content_filter",
+    "guardrail_intervened": "content_filter", "content_filtered": "content_filter",
+    "error_toxic": "content_filter", "refusal": "content_filter",
+    # cannot tell, or not a normal end
+    "": None, "error": None, "abort": None, "network_error": None, "insufficient_system_resource": None,
+    "pause_turn": None, "compaction": None, "user_cancel": None, "timeout": None, "other": None, "unknown": None,
+    "finish_reason_unspecified": None, "malformed_function_call": None, "unexpected_tool_call": None,
+    "too_many_tool_calls": None, "missing_thought_signature": None, "malformed_response": None,
+    "image_other": None, "no_image": None, "failed": None, "incomplete": None, "in_progress": None,
+    "engine_overloaded": None,
+}
+
+
+def _choice_finish_reason(choice: Choice) -> Optional[str]:
+    reason = normalize_finish_reason(choice.finish_reason)
+    if reason == "stop":
+        message = choice.message
+        if message.tool_calls:
+            return "tool_calls"
+        function_call = message.function_call
+        if function_call is not None and function_call.name:  # Snowflake sends {"name": ""} on every message
+            return "function_call"
+    return reason
+
+
+def _reasoning_of(content: Optional[Union[str, Tuple[Dict[str, Any], ...]]], extra: Mapping[str, Any]) -> Optional[str]:
+    """The first spelling that holds text: servers that send two send the same text twice."""
+    for key in ("reasoning_content", "reasoning"):
+        value = extra.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return _details_text(extra.get("reasoning_details")) or _thinking_text(content) or None
+
+
+# OpenRouter's reasoning_details items that carry text, and the key it is under.
+_DETAIL_TEXT_KEYS: Mapping[Any, str] = {"reasoning.text": "text", "reasoning.summary": "summary"}
+
+
+def _details_text(details: Any) -> str:
+    if not isinstance(details, (list, tuple)):
+        return ""
+    texts = []
+    for item in details:
+        if isinstance(item, Mapping):
+            key = _DETAIL_TEXT_KEYS.get(item.get("type"))
+            value = item.get(key) if key is not None else None
+            if isinstance(value, str):
+                texts.append(value)
+    return "".join(texts)
+
+
+def _thinking_text(content: Optional[Union[str, Tuple[Dict[str, Any], ...]]]) -> str:
+    """The text of Mistral's ``{"type": "thinking", "thinking": [{"type": "text", "text": ...}]}`` parts."""
+    if content is None or isinstance(content, str):
+        return ""
+    texts = []
+    for part in content:
+        if isinstance(part, Mapping) and part.get("type") == "thinking":
+            thinking = part.get("thinking")
+            if isinstance(thinking, str):
+                texts.append(thinking)
+            elif isinstance(thinking, (list, tuple)):
+                texts.extend(chunk["text"] for chunk in thinking
+                             if isinstance(chunk, Mapping) and chunk.get("type") == "text"
+                             and isinstance(chunk.get("text"), str))
+    return "".join(texts)
+
+
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+
+
+def split_think_tags(text: str) -> Tuple[Optional[str], str]:
+    """``(reasoning, answer)`` from text that holds its reasoning in ``<think>`` tags.
+
+    ``message.reasoning`` never reads these: tags in ``content`` are the model's own text, their
+    shapes vary, and literal tags occur in real answers.  Call this when a server is known to
+    leave them there.  Three shapes are split: ``<think>r</think>a`` at the start (after
+    whitespace); ``r</think>a`` with no opening tag (chat templates that put ``<think>`` in the
+    prompt: DeepSeek R1-0528 and V4, QwQ); and ``<think>r`` never closed (cut off by
+    ``max_tokens``).  Anything else comes back as ``(None, text)``.  The reasoning is stripped,
+    the answer stripped on the left.
+    """
+    start = len(text) - len(text.lstrip())
+    if text.startswith(_THINK_OPEN, start):
+        body = text[start + len(_THINK_OPEN):]
+        end = body.find(_THINK_CLOSE)
+        if end < 0:
+            return body.strip() or None, ""
+        return body[:end].strip() or None, body[end + len(_THINK_CLOSE):].lstrip()
+    end = text.find(_THINK_CLOSE)
+    if end >= 0 and _THINK_OPEN not in text[:end]:
+        return text[:end].strip() or None, text[end + len(_THINK_CLOSE):].lstrip()
+    return None, text
+
+
+def _decode_arguments(arguments: Optional[str], path: str) -> Any:
+    if arguments is None or not arguments.strip():
+        return {}
+    try:
+        return json.loads(arguments)
+    except RecursionError:
+        raise ValidationError([Problem(path, "invalid JSON: nested too deeply")]) from None
+    except ValueError as exc:
+        raise ValidationError([Problem(path, f"invalid JSON: {exc}")]) from None
+
+
+def _function_of(call: ChatCompletionMessageToolCall) -> Tuple[Optional[str], Optional[str]]:
+    """A function call's name and arguments; from the call itself when it has no ``function`` (the
+    flat ``{"name", "arguments"}`` call of llama.cpp's documentation, kept in ``extra``)."""
+    name, arguments = call.function.name, call.function.arguments
+    if name is None and arguments is None:
+        flat_name, flat_arguments = call.extra.get("name"), call.extra.get("arguments")
+        if isinstance(flat_name, str):
+            name = flat_name
+        if isinstance(flat_arguments, str):
+            arguments = flat_arguments
+    return name, arguments
+
+
+def _tool_call_arguments(message: ChatCompletionResponseMessage, path: str) -> Tuple[Any, ...]:
+    values: List[Any] = []
+    problems: List[Problem] = []
+    for index, call in enumerate(message.tool_calls):
+        if isinstance(call, ChatCompletionMessageCustomToolCall):
+            values.append(call.custom.input or "")
+            continue
+        try:
+            values.append(_decode_arguments(_function_of(call)[1], _join(path, "tool_calls") + f"[{index}].function.arguments"))
+        except ValidationError as exc:
+            problems.extend(exc.errors)
+            values.append(None)
+    if problems:
+        raise ValidationError(problems)
+    return tuple(values)
+
+
+# Unknown keys that to_request() sends back by default: what a provider requires on the next turn.
+_KEEP_ON_MESSAGE = (
+    "reasoning_content",  # DeepSeek (thinking mode) and Kimi answer 400 without it beside tool calls
+    "extra_content",  # Gemini: {"google": {"thought_signature": ...}}
+    "thought_signature",  # Gemini, beside extra_content on the message
+)
+_KEEP_ON_TOOL_CALL = (
+    "extra_content",  # Gemini 3: tool_calls[].extra_content.google.thought_signature, 400 without it
+)
+
+
+def _to_request(message: ChatCompletionResponseMessage, spec_only: bool, keep: Tuple[str, ...]) -> Dict[str, Any]:
+    if spec_only and keep:
+        raise ValueError("keep= names unknown keys to send back; spec_only=True sends none")
+    request: Dict[str, Any] = {"role": "assistant", "content": message.text}
+    if message.refusal:
+        request["refusal"] = message.refusal
+    audio = message.audio
+    if audio is not None and audio.id:  # Snowflake sends an all-empty audio object on every message
+        request["audio"] = {"id": audio.id}
+    if message.tool_calls:
+        request["tool_calls"] = [_tool_call_request(call, spec_only) for call in message.tool_calls]
+    function_call = message.function_call
+    if function_call is not None and function_call.name:
+        request["function_call"] = {"name": function_call.name, "arguments": _arguments_text(function_call.arguments)}
+    if not spec_only:
+        _keep_extra(request, message.extra, _KEEP_ON_MESSAGE + keep)
+    return request
+
+
+def _tool_call_request(call: ToolCall, spec_only: bool) -> Dict[str, Any]:
+    if isinstance(call, ChatCompletionMessageCustomToolCall):
+        request: Dict[str, Any] = {"id": call.id or "", "type": "custom",
+                                   "custom": {"name": call.custom.name or "", "input": call.custom.input or ""}}
+    else:
+        name, arguments = _function_of(call)
+        request = {"id": call.id or "", "type": "function",
+                   "function": {"name": name or "", "arguments": _arguments_text(arguments)}}
+    if not spec_only:
+        _keep_extra(request, call.extra, _KEEP_ON_TOOL_CALL)
+    return request
+
+
+def _arguments_text(arguments: Optional[str]) -> str:
+    """Arguments as sent back: as received, or "{}" when blank (Vertex rejects "null")."""
+    return arguments if arguments is not None and arguments.strip() else "{}"
+
+
+def _keep_extra(request: Dict[str, Any], extra: Mapping[str, Any], keys: Iterable[str]) -> None:
+    for key in keys:
+        if key in extra and key not in request:
+            request[key] = _dump_json(extra[key])
+
+
+def tool_message(tool_call_id: str, content: Union[str, Sequence[Mapping[str, Any]]]) -> Dict[str, Any]:
+    """The tool-result message for the next request: ``{"role": "tool", "tool_call_id": ..., "content": ...}``.
+
+    ``content`` is a string, or a non-empty sequence of text parts ``{"type": "text", "text": str}``;
+    anything else raises TypeError or ValueError (encode a structured result yourself, with
+    ``json.dumps``).  ``tool_call_id`` is the call's ``id`` as received.
+    """
+    if not isinstance(tool_call_id, str):
+        raise TypeError(f"tool_call_id must be a str, got {type(tool_call_id).__name__}")
+    if isinstance(content, str):
+        return {"role": "tool", "tool_call_id": tool_call_id, "content": content}
+    if not isinstance(content, (list, tuple)):
+        raise TypeError(f"content must be a str or a list of text parts, got {type(content).__name__}")
+    if not content:
+        raise ValueError("content must not be an empty list")
+    parts = []
+    for index, part in enumerate(content):
+        if not (isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str)):
+            raise ValueError(f"content[{index}] is not a text part {{'type': 'text', 'text': str}}")
+        parts.append(_dump_json(part))
+    return {"role": "tool", "tool_call_id": tool_call_id, "content": parts}
 
 
 # --------------------------------------------------------------------------- reading a stream
