@@ -29,6 +29,8 @@ from types import MappingProxyType
 from typing import (
     IO,
     Any,
+    AsyncIterable,
+    AsyncIterator,
     Callable,
     ClassVar,
     Dict,
@@ -2308,124 +2310,227 @@ def tool_message(tool_call_id: str, content: Union[str, Sequence[Mapping[str, An
 # --------------------------------------------------------------------------- reading a stream
 
 _DONE = "[DONE]"
+# SSE field names; a line with another name, before any event, is kept to tell what the body is.
+_SSE_FIELDS = frozenset({"data", "event", "id", "retry"})
+# How much of a body that shows no event is kept to say what it is (an error body, a response).
+MAX_NOT_A_STREAM = 1 << 20
 
 
-def _lines(source: Any) -> Iterator[str]:
-    """Text lines, without their line ending, from whatever holds the stream.
+class _SSEDecoder:
+    """Server-sent events from a stream's text, pushed in a piece at a time: one core for every
+    reader (iter_chunks, aiter_chunks, iter_events, the command line).
 
-    Pieces may be text cut anywhere (``iter_bytes()``, ``iter_content()``), lines with their
-    endings (a file), or lines without them (``requests``' ``iter_lines()``).  Once a piece
-    holds a line ending, a piece without one is the start of a line, and waits for the rest.
-    An empty piece after one without a line ending is a blank line from a source of lines
-    without endings; from then on, every piece is a whole line.  Until one of the two shows,
-    pieces wait; at the end, they are lines.
-    CR, LF and CRLF end lines, and nothing else does, as the server-sent-events rules say.
+    ``feed(piece)`` returns the events the piece completes, as (event type, data, line number
+    of the event's last data line); ``close()`` those the end completes.  Pieces may be text
+    cut anywhere (``iter_bytes()``, ``iter_content()``), lines with their endings (a file), or
+    lines without them (``requests``' ``iter_lines()``).  Once a piece holds a line ending, a
+    piece without one is the start of a line, and waits for the rest.  An empty piece after one
+    without a line ending is a blank line from a source of lines without endings; from then on,
+    every piece is a whole line.  Until one of the two shows, pieces wait; at the end, they are
+    lines.  CR, LF and CRLF end lines, and nothing else does, as the server-sent-events rules say.
     """
-    if isinstance(source, (str, bytes, bytearray)):
-        source = [source]
-    try:
-        pieces = iter(source)
-    except TypeError:
-        raise ValidationError([Problem("<stream>", "expected lines of str or bytes, a file, or the stream's text, "
-                                                   f"got {type(source).__name__}")]) from None
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    started = False  # whether any text has come yet: a byte order mark before it is dropped
-    endings: Optional[bool] = None  # whether the source sends line endings; None until it shows
-    waiting: List[str] = []  # pieces without a line ending, until it shows
-    pending = ""  # the start of a line whose end has not come yet
-    after_cr = False  # the last piece ended with CR, so an LF opening this one ends no new line
-    number = 0
-    try:
-        for number, piece in enumerate(pieces, 1):
-            empty = not piece
-            if isinstance(piece, (bytes, bytearray)):
-                try:
-                    piece = decoder.decode(bytes(piece))
-                except UnicodeDecodeError as exc:
-                    raise ValidationError([Problem("<stream>", f"invalid UTF-8 in piece {number} of the stream "
-                                                               f"({exc.reason})")]) from None
-            elif not isinstance(piece, str):
-                raise ValidationError([Problem("<stream>",
-                                               f"expected lines of str or bytes, got {type(piece).__name__}")])
-            if not started and piece:
-                started = True
-                if piece[0] == "\ufeff":
-                    piece = piece[1:]
-            if after_cr and piece:
-                after_cr = False
-                if endings and piece[0] == "\n":
-                    piece = piece[1:]
-            if not piece:
-                if empty and endings is False:
-                    yield ""
-                elif empty and endings is None and waiting:  # a blank line after a line without an ending
-                    endings = False
-                    yield from waiting
-                    waiting = []
-                    yield ""
-                continue
-            after_cr = piece[-1] == "\r"
-            if "\r" in piece:
-                piece = piece.replace("\r\n", "\n").replace("\r", "\n")
-            if "\n" not in piece:
-                if endings is False:
-                    yield piece
-                elif endings:
-                    pending += piece
-                else:
-                    waiting.append(piece)
-                continue
-            lines = piece.split("\n")
-            if endings is False:  # a line holding line endings, from a source of lines without them
-                if not lines[-1]:
-                    lines.pop()
-                yield from lines
-                continue
-            if endings is None:
-                endings = True
-                pending = "".join(waiting)
-                waiting = []
-            lines[0] = pending + lines[0]
-            # After the last line ending: the start of the next line, or "" when the piece ends one.
-            pending = lines.pop()
-            yield from lines
-    except UnicodeDecodeError as exc:  # a text file opened with another encoding than the stream's
-        raise ValidationError([Problem("<stream>", f"cannot decode the stream: {exc}")]) from None
-    yield from waiting
-    if pending:
-        yield pending
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError as exc:
-        raise ValidationError([Problem("<stream>", f"invalid UTF-8 at the end of the stream, after piece {number} "
-                                                   f"({exc.reason})")]) from None
 
+    def __init__(self) -> None:
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.pieces = 0
+        self.started = False  # whether any text has come yet: a byte order mark before it is dropped
+        self.endings: Optional[bool] = None  # whether the source sends line endings; None until it shows
+        self.waiting: List[str] = []  # pieces without a line ending, until it shows
+        self.pending: List[str] = []  # the start of a line whose end has not come yet
+        self.after_cr = False  # the last piece ended with CR, so an LF opening this one ends no new line
+        self.line = 0
+        self.event = ""
+        self.data: List[str] = []
+        self.last_data = 0
+        self.dispatched = False
+        # Lines that are no SSE field, kept until an event shows the body is a stream.
+        self.foreign: List[str] = []
+        self.foreign_size = 0
 
-def _events(source: Any) -> Iterator[Tuple[str, str, int]]:
-    """Server-sent events as (event type, data, line number of the event's last data line)."""
-    event = ""
-    data: List[str] = []
-    number = 0
-    last_data = 0
-    for number, line in enumerate(_lines(source), 1):
+    def feed(self, piece: Union[str, bytes, bytearray]) -> List[Tuple[str, str, int]]:
+        events: List[Tuple[str, str, int]] = []
+        for line in self.lines(piece):
+            self.take_line(line, events)
+        return events
+
+    def close(self) -> List[Tuple[str, str, int]]:
+        events: List[Tuple[str, str, int]] = []
+        lines = self.waiting + (["".join(self.pending)] if self.pending and any(self.pending) else [])
+        self.waiting, self.pending = [], []
+        for line in lines:
+            self.take_line(line, events)
+        try:
+            self.decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise ValidationError([Problem("<stream>", f"invalid UTF-8 at the end of the stream, after piece "
+                                                       f"{self.pieces} ({exc.reason})")]) from None
+        if self.data and any(self.data):
+            events.append((self.event, "\n".join(self.data), self.last_data))
+            self.dispatched = True
+        if not self.dispatched and self.foreign:
+            raise _not_a_stream("\n".join(self.foreign), complete=True)
+        return events
+
+    def lines(self, piece: Union[str, bytes, bytearray]) -> List[str]:
+        self.pieces += 1
+        empty = not piece
+        if isinstance(piece, (bytes, bytearray)):
+            try:
+                piece = self.decoder.decode(bytes(piece))
+            except UnicodeDecodeError as exc:
+                raise ValidationError([Problem("<stream>", f"invalid UTF-8 in piece {self.pieces} of the stream "
+                                                           f"({exc.reason})")]) from None
+        elif not isinstance(piece, str):
+            raise ValidationError([Problem("<stream>", f"expected lines of str or bytes, got {type(piece).__name__}")])
+        if not self.started and piece:
+            self.started = True
+            if piece[0] == "\ufeff":
+                piece = piece[1:]
+        if self.after_cr and piece:
+            self.after_cr = False
+            if self.endings and piece[0] == "\n":
+                piece = piece[1:]
+        if not piece:
+            if empty and self.endings is False:
+                return [""]
+            if empty and self.endings is None and self.waiting:  # a blank line after a line without an ending
+                self.endings = False
+                lines, self.waiting = self.waiting + [""], []
+                return lines
+            return []
+        self.after_cr = piece[-1] == "\r"
+        if "\r" in piece:
+            piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+        if "\n" not in piece:
+            if self.endings is False:
+                return [piece]
+            (self.pending if self.endings else self.waiting).append(piece)
+            return []
+        lines = piece.split("\n")
+        if self.endings is False:  # a line holding line endings, from a source of lines without them
+            if not lines[-1]:
+                lines.pop()
+            return lines
+        if self.endings is None:
+            self.endings = True
+            self.pending, self.waiting = self.waiting, []
+        lines[0] = "".join(self.pending) + lines[0]
+        # After the last line ending: the start of the next line, or "" when the piece ends one.
+        last = lines.pop()
+        self.pending = [last] if last else []
+        return lines
+
+    def take_line(self, line: str, events: List[Tuple[str, str, int]]) -> None:
+        self.line += 1
         if not line:
             # Empty data (a keep-alive "data:" line) dispatches nothing.
-            if data and any(data):
-                yield event, "\n".join(data), last_data
-            event, data = "", []
-            continue
+            if self.data and any(self.data):
+                events.append((self.event, "\n".join(self.data), self.last_data))
+                self.dispatched = True
+            self.event, self.data = "", []
+            return
         if line[0] == ":":
-            continue
-        name, colon, value = line.partition(":")
+            return
+        name, _, value = line.partition(":")
         if value[:1] == " ":
             value = value[1:]
         if name == "data":
-            data.append(value)
-            last_data = number
+            self.data.append(value)
+            self.last_data = self.line
         elif name == "event":
-            event = value
-    if data and any(data):
-        yield event, "\n".join(data), last_data
+            self.event = value
+        elif name not in _SSE_FIELDS and not self.dispatched and self.foreign is not None:
+            self.foreign.append(line)
+            self.foreign_size += len(line)
+            if self.foreign_size > MAX_NOT_A_STREAM:
+                raise _not_a_stream("\n".join(self.foreign), complete=False)
+
+
+def _not_a_stream(text: str, complete: bool) -> ValidationError:
+    """What a body read as a stream is, when it holds no event: the server's error, a complete
+    response (the server ignored ``stream: true``), or something else, shown."""
+    if complete:
+        try:
+            document = _json_loads(text)
+        except (ValueError, RecursionError):
+            document = _MISSING
+        error = _error_of(document)
+        if error is not _MISSING:
+            return APIError(error, "<stream>", "the server returned an error, not a stream")
+        if isinstance(document, dict) and "choices" in document:
+            return ValidationError([Problem("<stream>", "this is a complete response, not a stream (the server "
+                                                        "ignored stream: true?): read it with loads")])
+    start = text.lstrip()[:MAX_QUOTE]
+    return ValidationError([Problem("<stream>", f"not a server-sent-events stream: no data: line "
+                                                f"{'in it' if complete else 'in its first ' + str(MAX_NOT_A_STREAM) + ' characters'}"
+                                                f"; it starts with {json.dumps(start)}")])
+
+
+class _ChunkReader:
+    """Chunks from a stream's text, pushed in a piece at a time: what iter_chunks and aiter_chunks share."""
+
+    def __init__(self, strict: bool, keep: bool) -> None:
+        self.sse = _SSEDecoder()
+        self.plan = _plans_of(CreateChatCompletionStreamResponse)[bool(strict)]
+        self.keep = keep
+        self.kept: List[CreateChatCompletionStreamResponse] = []
+        self.done = False  # [DONE] came: reading stops
+
+    def feed(self, piece: Union[str, bytes, bytearray]) -> Iterator[CreateChatCompletionStreamResponse]:
+        return self.chunks(self.sse.feed(piece))
+
+    def close(self) -> Iterator[CreateChatCompletionStreamResponse]:
+        return self.chunks(self.sse.close())
+
+    def chunks(self, events: List[Tuple[str, str, int]]) -> Iterator[CreateChatCompletionStreamResponse]:
+        """The events' chunks, one at a time, so that a bad one raises only when reached."""
+        for event, data, line in events:
+            if data.startswith(_DONE):  # as openai-python reads it, so "[DONE] " ends the stream too
+                self.done = True
+                return
+            what, value = _read_event(event, data)
+            if what is _SERVER_ERROR:
+                raise StreamError(value, f"line {line}", self.kept)
+            if what is _BAD_JSON:
+                raise ValidationError([Problem(f"line {line}", value)])
+            try:
+                chunk: CreateChatCompletionStreamResponse = self.plan.parse_root(value)
+            except ValidationError as exc:
+                raise ValidationError([Problem(f"line {line}: {p.path}", p.message) for p in exc.errors],
+                                      exc.unkept) from None
+            if self.keep:
+                self.kept.append(chunk)
+            yield chunk
+
+
+def _pieces(source: Any, reader: str, async_reader: str) -> Iterator[Any]:
+    """The pieces of a synchronous source: the stream's text as one str or bytes, or an iterable."""
+    if isinstance(source, (str, bytes, bytearray)):
+        return iter((source,))
+    if hasattr(source, "__aiter__") and not hasattr(source, "__iter__"):
+        raise TypeError(f"{reader}() reads a synchronous source; for an async iterable (httpx's aiter_bytes(), "
+                        f"aiohttp's iter_any()) use {async_reader}()")
+    try:
+        return iter(source)
+    except TypeError:
+        raise ValidationError([Problem("<stream>", "expected lines of str or bytes, a file, or the stream's text, "
+                                                   f"got {type(source).__name__}")]) from None
+
+
+def _read_pieces(pieces: Iterator[Any]) -> Iterator[Any]:
+    """The pieces, where reading a text file opened with another encoding than the stream's is the stream's fault."""
+    try:
+        yield from pieces
+    except UnicodeDecodeError as exc:
+        raise ValidationError([Problem("<stream>", f"cannot decode the stream: {exc}")]) from None
+
+
+def _async_pieces(source: Any, reader: str, sync_reader: str) -> AsyncIterator[Any]:
+    if not hasattr(source, "__aiter__"):
+        raise TypeError(f"{reader}() reads an async iterable of str or bytes pieces; for "
+                        f"{type(source).__name__} use {sync_reader}()")
+    pieces: AsyncIterator[Any] = source.__aiter__()
+    return pieces
 
 
 def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iterator[CreateChatCompletionStreamResponse]:
@@ -2436,30 +2541,44 @@ def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iter
     iterable of lines with or without their endings (``requests``' ``iter_lines()``), a binary
     or text file object (an ``http.client`` response, an open ``.sse`` file), or the whole
     stream as one str or bytes.  Comment lines, ``event:`` lines, multi-line data, CR/LF and a
-    stream that ends without ``[DONE]`` are all handled; reading stops at ``[DONE]``.
+    stream that ends without ``[DONE]`` are all handled; reading stops at ``[DONE]``.  For an
+    async source, use aiter_chunks.
 
     An ``error`` event, a chunk that carries a non-null ``error``, or an error body marked
     ``"object": "error"`` (older vLLM) raises StreamError with the provider's error and (when
-    ``keep`` is true) the chunks read before it.  With ``keep=False``
-    nothing is retained between chunks, so a stream of any length reads in constant memory.
-    A chunk that fails its check raises ValidationError, its paths prefixed with the line number.
+    ``keep`` is true) the chunks read before it.  A body that is no stream at all is never read
+    as an empty one: an error body raises APIError, a complete response or other text a
+    ValidationError that says what it is.  With ``keep=False`` nothing is retained between
+    chunks, so a stream of any length reads in constant memory.  A chunk that fails its check
+    raises ValidationError, its paths prefixed with the line number.
     """
-    kept: List[CreateChatCompletionStreamResponse] = []
-    plan = _plans_of(CreateChatCompletionStreamResponse)[bool(strict)]
-    for event, data, line in _events(source):
-        if data.startswith(_DONE):  # as openai-python reads it, so "[DONE] " ends the stream too
+    reader = _ChunkReader(strict, keep)
+    for piece in _read_pieces(_pieces(source, "iter_chunks", "aiter_chunks")):
+        yield from reader.feed(piece)
+        if reader.done:
             return
-        what, value = _read_event(event, data)
-        if what is _SERVER_ERROR:
-            raise StreamError(value, f"line {line}", kept)
-        if what is _BAD_JSON:
-            raise ValidationError([Problem(f"line {line}", value)])
-        try:
-            chunk: CreateChatCompletionStreamResponse = plan.parse_root(value)
-        except ValidationError as exc:
-            raise ValidationError([Problem(f"line {line}: {p.path}", p.message) for p in exc.errors]) from None
-        if keep:
-            kept.append(chunk)
+    yield from reader.close()
+
+
+async def aiter_chunks(source: Any, *, strict: bool = False,
+                       keep: bool = True) -> AsyncIterator[CreateChatCompletionStreamResponse]:
+    """iter_chunks for an async iterable of str or bytes pieces cut anywhere: httpx's
+    ``response.aiter_bytes()``, aiohttp's ``response.content.iter_any()`` or ``iter_chunked(n)``,
+    ``AsyncOpenAI``'s raw streaming response, Pyodide's ``pyfetch``.  Its chunks, errors and
+    edge cases are exactly those of iter_chunks; reading stops at ``[DONE]``, and the source
+    is then closed (``aclose()``) where it can be.
+    """
+    reader = _ChunkReader(strict, keep)
+    pieces = _async_pieces(source, "aiter_chunks", "iter_chunks")
+    async for piece in pieces:
+        for chunk in reader.feed(piece):
+            yield chunk
+        if reader.done:
+            close = getattr(pieces, "aclose", None)
+            if close is not None:
+                await close()
+            return
+    for chunk in reader.close():
         yield chunk
 
 
@@ -3547,7 +3666,7 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
     error: Any = _MISSING
     progress = reporter.start_progress(name)
     try:
-        for event, data, line in _events(_decoded_lines(lines)):
+        for event, data, line in _sse_events(_decoded_lines(lines)):
             if progress.enabled and not line & 1023:
                 progress.tick(line)
             if data.startswith(_DONE):
@@ -3586,6 +3705,14 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
         result = _accumulated(reporter, name, accumulator)
         if result is not None:
             reporter.valid(name, "stream", result, f"{_plural(accumulator.chunks, 'chunk')}; " + _describe(result))
+
+
+def _sse_events(lines: Iterable[str]) -> Iterator[Tuple[str, str, int]]:
+    """The events of a stream read as lines, by the readers' own decoder."""
+    sse = _SSEDecoder()
+    for line in lines:
+        yield from sse.feed(line)
+    yield from sse.close()
 
 
 def _decoded_lines(lines: Iterable[bytes]) -> Iterator[str]:
