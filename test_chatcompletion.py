@@ -16,6 +16,7 @@ import math
 import os
 import pickle
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -1170,6 +1171,700 @@ class TestNonFiniteNumbers(unittest.TestCase):
             Response.from_dict(doc, strict=True)
         self.assertEqual([p.path for p in caught.exception.errors],
                          ["choices[1].logprobs.content[4].top_logprobs[3].logprob"])
+
+
+# --------------------------------------------------------------------------- working with a response
+# message.reasoning, split_think_tags, the finish reasons, tool-call arguments, to_request() and
+# tool_message(): hand-written cases for every spelling servers use, then the recorded corpus.
+
+REQUEST_SCHEMAS_PATH = os.path.join(SHARED, "spec", "chat_completion_request_message_schemas.json")
+REFERENCE_DOC = os.path.join(HERE, "docs", "reference.md")
+MULTI_TURN_SCRIPT = os.path.join(HERE, "examples", "multi_turn.py")
+needs_corpus = unittest.skipUnless(os.path.isdir(RESPONSES_DIR) and os.path.isdir(STREAMS_DIR), "corpus not found")
+needs_request_schemas = unittest.skipUnless(jsonschema is not None and os.path.isfile(REQUEST_SCHEMAS_PATH),
+                                            "needs jsonschema and " + REQUEST_SCHEMAS_PATH)
+GEMINI_SIGNATURE = {"google": {"thought_signature": "AVSo"}}
+SPEC_FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "function_call", None}
+
+
+def message_of(**fields):
+    """A message parsed from JSON-like keyword arguments (keys the spec lacks go to ``extra``)."""
+    return ChatCompletionResponseMessage.from_dict(fields)
+
+
+_CORPUS_CACHE = {}
+
+
+def corpus_response_docs():
+    """(file name, decoded JSON) of every recorded response, read once per run; do not change them."""
+    if "responses" not in _CORPUS_CACHE:
+        docs = []
+        for path in sorted(glob.glob(os.path.join(RESPONSES_DIR, "*.json"))):
+            with open(path, encoding="utf-8") as f:
+                docs.append((os.path.basename(path), json.load(f)))
+        _CORPUS_CACHE["responses"] = docs
+    return _CORPUS_CACHE["responses"]
+
+
+def corpus_response_doc(name):
+    return copy.deepcopy(dict(corpus_response_docs())[name])
+
+
+def corpus_messages():
+    """(where, raw message) for every choice of every recorded response; a missing message is {}."""
+    for name, doc in corpus_response_docs():
+        for i, choice in enumerate(doc.get("choices") or []):
+            yield f"{name} choices[{i}]", choice.get("message") or {}
+
+
+def corpus_stream_chunks():
+    """(file name, parsed chunks) of every recorded stream, read once per run; a stream that ends
+    in an error the server sent gives the chunks before it."""
+    if "streams" not in _CORPUS_CACHE:
+        streams = []
+        for path in sorted(glob.glob(os.path.join(STREAMS_DIR, "*.sse"))):
+            with open(path, "rb") as f:
+                try:
+                    chunks = tuple(iter_chunks(f))
+                except StreamError as error:
+                    chunks = error.chunks
+            streams.append((os.path.basename(path), chunks))
+        _CORPUS_CACHE["streams"] = streams
+    return _CORPUS_CACHE["streams"]
+
+
+def joined_deltas(chunks, read=lambda delta: delta.reasoning):
+    """What ``read`` gives for each delta of choice 0, joined (None counts as nothing)."""
+    return "".join(read(choice.delta) or "" for chunk in chunks for choice in chunk.choices if choice.index == 0)
+
+
+class TestReasoning(unittest.TestCase):
+    """message.reasoning and delta.reasoning read every spelling servers use; <think> tags only on request."""
+
+    def test_each_spelling(self):
+        cases = [
+            ("DeepSeek/Kimi/Qwen/SGLang/llama.cpp", message_of(content="4", reasoning_content="2+2"), "2+2"),
+            ("vLLM/OpenRouter/Groq", message_of(content="4", reasoning="2+2"), "2+2"),
+            ("OpenRouter text detail", message_of(reasoning_details=[
+                {"type": "reasoning.text", "text": "a", "signature": "s", "format": "anthropic-claude-v1", "index": 0},
+                {"type": "reasoning.text", "text": "b", "index": 1}]), "ab"),
+            ("OpenRouter summary + encrypted", message_of(reasoning_details=[
+                {"type": "reasoning.summary", "summary": "sum", "format": "openai-responses-v1", "index": 0},
+                {"type": "reasoning.encrypted", "data": "gAAA", "id": "rs_1", "index": 0}]), "sum"),
+            ("OpenRouter encrypted only", message_of(reasoning=None, reasoning_details=[
+                {"type": "reasoning.encrypted", "data": "gAAA"}]), None),
+            ("Mistral thinking parts", message_of(content=[
+                {"type": "thinking", "thinking": [{"type": "text", "text": "think "}, {"type": "text", "text": "more"}]},
+                {"type": "text", "text": "answer"}]), "think more"),
+            ("Mistral: reference chunks have no text", message_of(content=[
+                {"type": "thinking", "thinking": [{"type": "reference", "reference_ids": [1]},
+                                                  {"type": "text", "text": "t"}]}]), "t"),
+            ("Mistral: first streamed part is empty", message_of(content=[{"type": "thinking", "thinking": []}]), None),
+            ("thinking as a plain string (defensive)", message_of(content=[{"type": "thinking", "thinking": "t"}]), "t"),
+            ("text parts only", message_of(content=[{"type": "text", "text": "answer"}]), None),
+            ("nothing", message_of(content="4"), None),
+            ("empty strings are no reasoning", message_of(content="", reasoning_content="", reasoning=""), None),
+            ("non-string values are ignored", message_of(reasoning={"effort": "low"}, reasoning_content=3), None),
+            ("an empty message", ChatCompletionResponseMessage(), None),
+            ("built by hand", ChatCompletionResponseMessage(content="4", extra={"reasoning": "r"}), "r"),
+        ]
+        for label, message, expected in cases:
+            with self.subTest(label):
+                self.assertEqual(message.reasoning, expected)
+
+    def test_mirrored_text_is_read_once(self):
+        details = [{"type": "reasoning.text", "text": "same", "index": 0}]
+        self.assertEqual(message_of(reasoning="same", reasoning_details=details).reasoning, "same")
+        # vLLM sent both names with the same text while renaming reasoning_content to reasoning
+        self.assertEqual(message_of(reasoning_content="same", reasoning="same").reasoning, "same")
+
+    def test_first_spelling_with_text_wins(self):
+        details = [{"type": "reasoning.text", "text": "d"}]
+        parts = [{"type": "thinking", "thinking": [{"type": "text", "text": "p"}]}]
+        self.assertEqual(message_of(reasoning_content="rc", reasoning="r").reasoning, "rc")
+        self.assertEqual(message_of(reasoning="", reasoning_details=details).reasoning, "d")
+        self.assertEqual(message_of(reasoning_details=details, content=parts).reasoning, "d")
+
+    def test_think_tags_are_not_read(self):
+        message = message_of(content="<think>\nhmm\n</think>\n\nHello")
+        self.assertIsNone(message.reasoning)
+        self.assertEqual(message.content, "<think>\nhmm\n</think>\n\nHello")
+        self.assertEqual(message.text, "<think>\nhmm\n</think>\n\nHello")
+
+    def test_only_reads(self):
+        message = message_of(content=[{"type": "thinking", "thinking": [{"type": "text", "text": "t"}]}],
+                             reasoning="r", reasoning_details=[{"type": "reasoning.text", "text": "r"}])
+        before = (repr(message), message.to_dict())
+        self.assertEqual(message.reasoning, "r")
+        self.assertEqual((repr(message), message.to_dict()), before)
+        self.assertEqual(message.extra["reasoning"], "r")  # the JSON key stays where it was
+
+    def test_delta_same_rules(self):
+        cases = [
+            ({"reasoning_content": "a"}, "a"),
+            ({"reasoning": "b", "channel": "analysis"}, "b"),  # Groq gpt-oss
+            ({"content": "", "reasoning_details": [  # Snowflake Cortex (Claude)
+                {"format": "anthropic-claude-v1", "id": "reasoning-text-1", "index": 0, "text": "15",
+                 "type": "reasoning.text"}]}, "15"),
+            ({"content": "", "reasoning": None, "reasoning_details": [{"type": "reasoning.encrypted", "data": "x"}]},
+             None),
+            ({"content": [{"type": "thinking", "thinking": [{"type": "text", "text": "Okay"}]}]}, "Okay"),
+            ({"content": [{"type": "text", "text": "2 + 2 = 4"}]}, None),
+            ({"content": "<think>"}, None),
+            ({"role": "assistant", "content": "Hi"}, None),
+        ]
+        for data, expected in cases:
+            with self.subTest(data=data):
+                self.assertEqual(ChatCompletionStreamResponseDelta.from_dict(data).reasoning, expected)
+                self.assertEqual(loads_chunk(json.dumps(delta_doc(data))).choices[0].delta.reasoning, expected)
+
+    def test_accumulated_stream_reads_what_its_deltas_add_up_to(self):
+        docs = [delta_doc({"role": "assistant", "content": "", "reasoning_content": "Two "}),
+                delta_doc({"content": "", "reasoning_content": "and two."}),
+                delta_doc({"content": "4"}), delta_doc({}, finish_reason="stop")]
+        chunks = list(iter_chunks(sse(docs)))
+        message = accumulate(chunks).choices[0].message
+        self.assertEqual(message.reasoning, "Two and two.")
+        self.assertEqual(message.reasoning, joined_deltas(chunks))
+        self.assertEqual(message.text, "4")
+
+    def test_split_think_tags_shapes(self):
+        cases = [
+            ("<think>\nr\n</think>\n\nanswer", ("r", "answer")),
+            ("  \n<think>r</think>answer", ("r", "answer")),
+            ("r\n</think>\n\nanswer", ("r", "answer")),          # <think> was in the prompt
+            ("<think>\ncut off by max_tokens", ("cut off by max_tokens", "")),
+            ("<think></think>answer", (None, "answer")),
+            ("plain answer", (None, "plain answer")),
+            ("Wrap it in <think>x</think> tags", (None, "Wrap it in <think>x</think> tags")),
+            ("", (None, "")),
+        ]
+        for text, expected in cases:
+            with self.subTest(text=text):
+                self.assertEqual(chatcompletion.split_think_tags(text), expected)
+
+    @needs_corpus
+    def test_split_think_tags_on_the_corpus(self):
+        split = chatcompletion.split_think_tags
+        content = corpus_response_doc("groq__deepseek-r1-think-tags.json")["choices"][0]["message"]["content"]
+        reasoning, answer = split(content)
+        self.assertTrue(reasoning.startswith("Okay, so I want to make Uruguayan alfajores."))
+        self.assertTrue(answer.startswith("To make Uruguayan alfajores"))
+        content = corpus_response_doc("huggingface-router-together__finish-length.json")["choices"][0]["message"]["content"]
+        self.assertEqual(split(content)[1], "")  # finish_reason "length" inside the reasoning
+        # The stream sends "<think>" as a delta of its own: split only the joined text.
+        chunks = dict(corpus_stream_chunks())["huggingface-router-together__deepseek-r1-think.sse"]
+        self.assertIn("<think>", [choice.delta.content for chunk in chunks for choice in chunk.choices])
+        reasoning, answer = split(joined_deltas(chunks, lambda delta: delta.text))
+        self.assertTrue(reasoning and answer and "<think>" not in answer and "</think>" not in answer)
+
+    @needs_corpus
+    def test_corpus_responses(self):
+        found = 0
+        for where, data in corpus_messages():
+            with self.subTest(where):
+                try:
+                    message = ChatCompletionResponseMessage.from_dict(data)
+                except ValidationError:
+                    continue
+                got = message.reasoning
+                found += got is not None
+                if isinstance(data.get("reasoning_content"), str) and data["reasoning_content"]:
+                    self.assertEqual(got, data["reasoning_content"])
+                elif isinstance(data.get("reasoning"), str) and data["reasoning"]:
+                    self.assertEqual(got, data["reasoning"])
+                    if data.get("reasoning_details"):  # OpenRouter's mirror: the same text, read once
+                        without = {k: v for k, v in data.items() if k != "reasoning"}
+                        self.assertEqual(ChatCompletionResponseMessage.from_dict(without).reasoning, got)
+                elif where.startswith("mistral__magistral-thinking"):
+                    self.assertTrue(got)
+                    self.assertNotIn(got, message.content[-1]["text"])
+                else:
+                    self.assertIsNone(got)  # think-tag responses included
+        self.assertEqual(found, 25)
+
+    @needs_corpus
+    def test_corpus_streams(self):
+        with_reasoning = {
+            "alibaba__qwen3-max-reasoning-content.sse", "azure-ai-foundry__foundry-deepseek-v4-pro-reasoning.sse",
+            "deepseek__reasoner-reasoning-content.sse", "deepseek__reasoner-reasoning.sse",
+            "deepseek__reasoner-tool-call.sse", "groq__compound-web-search.sse", "groq__deepseek-r1-reasoning-field.sse",
+            "groq__gpt-oss-tool-call.sse", "groq__qwen3-reasoning.sse", "groq__tool-use-failed-midstream-error.sse",
+            "mistral__magistral-thinking-content-array.sse", "mistral__magistral-thinking.sse",
+            "openrouter__midstream-error-chunk.sse", "snowflake-cortex__claude-thinking.sse",
+            "xai__grok3-mini-text-via-openai-compatible.sse", "xai__grok3-mini-tool-call.sse", "zai__glm-thinking.sse",
+        }
+        streams = dict(corpus_stream_chunks())
+        self.assertGreater(len(streams), 20)
+        for name, chunks in streams.items():
+            with self.subTest(name):
+                self.assertEqual(bool(joined_deltas(chunks)), name in with_reasoning)
+        self.assertEqual(joined_deltas(streams["mistral__magistral-thinking-content-array.sse"]),
+                         "The user is asking for 2+2. This is basic arithmetic. 2+2=4.")
+        self.assertEqual(joined_deltas(streams["snowflake-cortex__claude-thinking.sse"])[:13], "15 * 27 = 405")
+        # OpenRouter mirrors each delta into reasoning and reasoning_details: read once
+        mirrored = streams["openrouter__midstream-error-chunk.sse"]
+        self.assertEqual(joined_deltas(mirrored), joined_deltas(mirrored, lambda delta: delta.extra.get("reasoning")))
+
+    @needs_corpus
+    def test_corpus_streams_accumulated(self):
+        """The accumulated message's reasoning is what the deltas' reasoning adds up to, on every stream
+        (those that end in a server's error too, up to the error)."""
+        with_reasoning = 0
+        for name, chunks in corpus_stream_chunks():
+            with self.subTest(name):
+                choices = accumulate(chunks).choices
+                if not choices:
+                    continue
+                reasoning = choices[0].message.reasoning
+                self.assertEqual(reasoning or "", joined_deltas(chunks))
+                with_reasoning += reasoning is not None
+        self.assertEqual(with_reasoning, 17)
+
+
+def documented_finish_reasons():
+    """(raw value, normalised, source) rows of the finish-reason table in docs/reference.md."""
+    with open(REFERENCE_DOC, encoding="utf-8") as f:
+        text = f.read()
+    start, end = "<!-- finish-reasons -->", "<!-- /finish-reasons -->"
+    if text.count(start) != 1 or text.count(end) != 1:
+        raise AssertionError(f"docs/reference.md must hold the table between {start} and {end}, once")
+    rows = []
+    for line in text.split(start)[1].split(end)[0].splitlines():
+        if not line.startswith("|") or line.startswith(("| value", "|---")):
+            continue
+        match = re.match(r"\| (`[^`]*`|null) \| (`\w+`|None) \| (.+) \|$", line)
+        if match is None:
+            raise AssertionError("a row of the finish-reason table that does not read: " + line)
+        value = None if match.group(1) == "null" else match.group(1).strip("`")
+        value = "" if value == '""' else value
+        normalised = None if match.group(2) == "None" else match.group(2).strip("`")
+        rows.append((value, normalised, match.group(3)))
+    return rows
+
+
+class TestFinishReasons(unittest.TestCase):
+    """normalize_finish_reason maps what servers send onto the spec's five, None when it cannot tell;
+    choice.normalized_finish_reason also reads the message."""
+
+    SEEN = {
+        # the spellings first collected
+        "eos": "stop", "eos_token": "stop", "end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls",
+        "STOP": "stop", "MAX_TOKENS": "length", "max_tokens": "length", "SAFETY": "content_filter",
+        "abort": None, "error": None, "sensitive": "content_filter", "guardrail_intervened": "content_filter",
+        "model_context_window_exceeded": "length", "": None, None: None,
+        # Gemini
+        "RECITATION": "content_filter", "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter",
+        "SPII": "content_filter", "MALFORMED_FUNCTION_CALL": None, "malformed_function_call": None, "OTHER": None,
+        "FINISH_REASON_UNSPECIFIED": None, "finish_reason_unspecified": None, "LANGUAGE": "content_filter",
+        "IMAGE_SAFETY": "content_filter", "UNEXPECTED_TOOL_CALL": None,
+        # Anthropic, Bedrock, Cohere, Z.AI, Mistral, vLLM, llama.cpp, OpenRouter, AI SDK spellings
+        "pause_turn": None, "refusal": "content_filter", "content_filtered": "content_filter",
+        "COMPLETE": "stop", "ERROR": None, "ERROR_TOXIC": "content_filter", "USER_CANCEL": None,
+        "network_error": None, "model_length": "length", "tool": "tool_calls", "completed": "stop",
+        "tool-calls": "tool_calls", "content-filter": "content_filter", "unknown": None, "other": None,
+        # the spec's five
+        "stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter",
+        "function_call": "function_call",
+        # anything else
+        "something_new": None, " Stop ": "stop",
+    }
+
+    def test_values(self):
+        for value, expected in self.SEEN.items():
+            with self.subTest(value=value):
+                self.assertEqual(chatcompletion.normalize_finish_reason(value), expected)
+        for value in (FinishReason.STOP, 3, b"stop"):  # an enum member reads as its string; a non-string as None
+            with self.subTest(value=value):
+                self.assertEqual(chatcompletion.normalize_finish_reason(value), "stop" if value == "stop" else None)
+
+    @unittest.skipUnless(os.path.isfile(REFERENCE_DOC), "docs/ not found")
+    def test_the_documented_table_is_the_code(self):
+        rows = documented_finish_reasons()
+        self.assertGreater(len(rows), 50)
+        keys = []
+        for value, expected, source in rows:
+            with self.subTest(value=value):
+                self.assertTrue(source.strip(), "every row names its source")
+                self.assertEqual(chatcompletion.normalize_finish_reason(value), expected)
+                if value is not None:
+                    key = value.lower().replace("-", "_")
+                    self.assertIn(key, chatcompletion._FINISH_REASONS)
+                    self.assertEqual(chatcompletion._FINISH_REASONS[key], expected)
+                    keys.append(key)
+        values = [value for value, _, _ in rows]
+        self.assertEqual(len(values), len(set(values)), "a value documented twice")
+        self.assertEqual(set(keys), set(chatcompletion._FINISH_REASONS))
+        self.assertLessEqual({v for _, v, _ in rows}, SPEC_FINISH_REASONS)
+
+    def test_choice_rule(self):
+        call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+        legacy = {"name": "f", "arguments": "{}"}
+        placeholder = {"name": "", "arguments": ""}  # Snowflake's on every message
+        cases = [
+            ("stop", {"tool_calls": [call]}, "tool_calls"),                 # Gemini streams
+            ("STOP", {"tool_calls": [call]}, "tool_calls"),
+            ("end_turn", {"tool_calls": [call]}, "tool_calls"),
+            ("stop", {"tool_calls": [{"type": "custom", "custom": {"name": "g", "input": "x"}}]}, "tool_calls"),
+            ("stop", {"function_call": legacy}, "function_call"),
+            ("stop", {"function_call": placeholder, "content": "4"}, "stop"),
+            ("stop", {"content": "4"}, "stop"),
+            ("tool_calls", {"tool_calls": [call]}, "tool_calls"),
+            ("length", {"tool_calls": [call]}, "length"),                   # arguments may be cut off
+            ("content_filter", {"tool_calls": [call]}, "content_filter"),
+            ("", {"tool_calls": [call]}, None),                             # Snowflake: unsettled
+            (None, {"tool_calls": [call]}, None),
+            ("tool", {"tool_calls": [call]}, "tool_calls"),
+        ]
+        for reason, message, expected in cases:
+            with self.subTest(reason=reason, message=message):
+                choice = Choice.from_dict({"index": 0, "message": message, "finish_reason": reason})
+                self.assertEqual(choice.normalized_finish_reason, expected)
+                self.assertEqual(choice.finish_reason, reason)  # the raw value stays
+        self.assertIsNone(Choice().normalized_finish_reason)
+
+    def test_on_an_accumulated_stream(self):
+        # Gemini's streams end a tool call with "stop"; the rule needs the whole message.
+        docs = [tool_delta([{"index": 0, "id": "c1", "type": "function",
+                             "function": {"name": "f", "arguments": '{"a": 1}'}}]),
+                delta_doc({}, finish_reason="stop")]
+        chunks = list(iter_chunks(sse(docs)))
+        self.assertEqual(chunks[-1].choices[0].finish_reason, "stop")
+        choice = accumulate(chunks).choices[0]
+        self.assertEqual((choice.finish_reason, choice.normalized_finish_reason), ("stop", "tool_calls"))
+
+    @needs_corpus
+    def test_every_corpus_value_is_in_the_table(self):
+        seen = set()
+        for _, doc in corpus_response_docs():
+            for choice in doc.get("choices") or []:
+                seen.update(choice.get(key) for key in ("finish_reason", "native_finish_reason"))
+        for _, chunks in corpus_stream_chunks():
+            for chunk in chunks:
+                for choice in chunk.choices:
+                    seen.update((choice.finish_reason, choice.extra.get("native_finish_reason")))
+        seen = {value for value in seen if isinstance(value, str)}
+        self.assertTrue({"eos", "eos_token", "tool", "", "STOP", "completed"} <= seen)
+        for value in seen:
+            with self.subTest(value=value):
+                self.assertIn(value.lower().replace("-", "_"), chatcompletion._FINISH_REASONS)
+
+    @needs_corpus
+    def test_corpus_choices(self):
+        for name, doc in corpus_response_docs():
+            for i, data in enumerate(doc.get("choices") or []):
+                with self.subTest(f"{name} choices[{i}]"):
+                    try:
+                        choice = Choice.from_dict(data)
+                    except ValidationError:
+                        continue
+                    got = choice.normalized_finish_reason
+                    self.assertIn(got, SPEC_FINISH_REASONS)
+                    if choice.message.tool_calls and data.get("finish_reason") not in ("", "length"):
+                        self.assertEqual(got, "tool_calls")
+
+
+class TestToolArguments(unittest.TestCase):
+    """FunctionCall.parse_arguments and message.tool_call_arguments decode arguments, naming the path of bad ones."""
+
+    def test_values(self):
+        cases = [
+            ('{"city": "Paris"}', {"city": "Paris"}), ("[1, 2]", [1, 2]), ('"text"', "text"), ("null", None),
+            ('"{\\"a\\": 1}"', '{"a": 1}'),  # double-encoded: not unwrapped
+            (None, {}), ("", {}), ("  \n", {}), ("{}", {}),
+        ]
+        for arguments, expected in cases:
+            with self.subTest(arguments=arguments):
+                self.assertEqual(FunctionCall.from_dict({"name": "f", "arguments": arguments}).parse_arguments(),
+                                 expected)
+        self.assertEqual(FunctionCall.from_dict({"name": "f"}).parse_arguments(), {})  # missing
+        self.assertEqual(FunctionCall().parse_arguments(), {})
+        self.assertTrue(math.isnan(FunctionCall(arguments='{"x": NaN}').parse_arguments()["x"]))  # as json.loads
+        first, second = FunctionCall(arguments=None).parse_arguments(), FunctionCall(arguments=None).parse_arguments()
+        first["x"] = 1
+        self.assertEqual(second, {})  # a new dict each time
+
+    def test_invalid_json_names_the_path(self):
+        function = FunctionCall.from_dict({"name": "f", "arguments": '{"city": "Par'})
+        with self.assertRaises(ValidationError) as caught:
+            function.parse_arguments("choices[0].message.tool_calls[1].function")
+        self.assertIsInstance(caught.exception, ValueError)
+        (problem,) = caught.exception.errors
+        self.assertIsInstance(problem, Problem)
+        self.assertEqual(problem.path, "choices[0].message.tool_calls[1].function.arguments")
+        self.assertTrue(str(caught.exception).startswith(
+            "choices[0].message.tool_calls[1].function.arguments: invalid JSON: Unterminated string"))
+        with self.assertRaises(ValidationError) as caught:
+            function.parse_arguments()
+        self.assertEqual(caught.exception.errors[0].path, "arguments")
+        with self.assertRaises(ValidationError) as caught:
+            FunctionCall(name="f", arguments="[" * 100000).parse_arguments()
+        self.assertIn("nested too deeply", str(caught.exception))
+        with self.assertRaises(ValidationError):
+            FunctionCall(name="f", arguments='{"a": 1} trailing').parse_arguments()
+
+    def test_legacy_function_call(self):
+        message = message_of(function_call={"name": "f", "arguments": "{oops"})
+        with self.assertRaises(ValidationError) as caught:
+            message.function_call.parse_arguments("choices[0].message.function_call")
+        self.assertEqual(caught.exception.errors[0].path, "choices[0].message.function_call.arguments")
+        self.assertEqual(message.tool_call_arguments(), ())  # only tool_calls
+
+    def test_message_level(self):
+        message = message_of(tool_calls=[
+            {"id": "a", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}},
+            {"id": "b", "type": "custom", "custom": {"name": "sh", "input": '{"looks": "like json"}'}},
+            {"id": "c", "type": "function", "function": {"name": "g", "arguments": None}},
+            {"name": "python", "arguments": '{"code": "1"}'},  # llama.cpp docs: no "function" object
+            {"id": "e", "type": "custom", "custom": {"name": "sh"}},
+            {"id": "f", "function": {"name": "h", "arguments": ""}},  # Ollama, OpenRouter's Claude
+        ])
+        self.assertIsInstance(message.tool_calls[1], ChatCompletionMessageCustomToolCall)
+        self.assertEqual(message.tool_call_arguments(),
+                         ({"x": 1}, '{"looks": "like json"}', {}, {"code": "1"}, "", {}))
+        self.assertEqual(message_of(content="hi").tool_call_arguments(), ())
+
+    def test_message_level_lists_every_bad_call(self):
+        message = message_of(tool_calls=[
+            {"id": "a", "type": "function", "function": {"name": "f", "arguments": "{"}},
+            {"id": "b", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+            {"id": "c", "type": "function", "function": {"name": "f", "arguments": "nope"}}])
+        with self.assertRaises(ValidationError) as caught:
+            message.tool_call_arguments("choices[0].message")
+        self.assertEqual([p.path for p in caught.exception.errors],
+                         ["choices[0].message.tool_calls[0].function.arguments",
+                          "choices[0].message.tool_calls[2].function.arguments"])
+        with self.assertRaises(ValidationError) as caught:
+            message.tool_call_arguments()
+        self.assertEqual(caught.exception.errors[0].path, "message.tool_calls[0].function.arguments")
+
+    @needs_corpus
+    def test_corpus(self):
+        calls = 0
+        for where, data in corpus_messages():
+            with self.subTest(where):
+                try:
+                    message = ChatCompletionResponseMessage.from_dict(data)
+                except ValidationError:
+                    continue
+                values = message.tool_call_arguments(where)
+                self.assertEqual(len(values), len(message.tool_calls))
+                calls += len(values)
+                self.assertTrue(all(isinstance(v, dict) for v in values))
+        self.assertGreaterEqual(calls, 29)
+
+
+def request_schema_validator(root, closed):
+    """A validator for one of the spec's request-message schemas; ``closed`` also forbids unknown keys."""
+    with open(REQUEST_SCHEMAS_PATH, encoding="utf-8") as f:
+        components = json.load(f)["components"]
+    if closed:
+        stack = [components]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                if "properties" in node:
+                    node["additionalProperties"] = False
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "components": components,
+              "$ref": f"#/components/schemas/{root}"}
+    return jsonschema.Draft202012Validator(schema)
+
+
+class TestNextTurn(unittest.TestCase):
+    """message.to_request() and tool_message() build the next request's messages; dumps() takes lists."""
+
+    def test_text(self):
+        message = message_of(role="assistant", content="Hi", refusal=None, annotations=[{"type": "url_citation"}])
+        self.assertEqual(message.to_request(), {"role": "assistant", "content": "Hi"})
+        self.assertEqual(ChatCompletionResponseMessage(content="Hi").to_request(), {"role": "assistant", "content": "Hi"})
+        self.assertEqual(ChatCompletionResponseMessage().to_request(), {"role": "assistant", "content": None})
+
+    def test_tool_calls_and_null_content(self):
+        message = message_of(role="assistant", content=None, tool_calls=[
+            {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}, "index": 0},
+            {"id": "call_2", "type": "custom", "custom": {"name": "sh", "input": "ls"}}])
+        self.assertEqual(message.to_request(), {
+            "role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}},
+                {"id": "call_2", "type": "custom", "custom": {"name": "sh", "input": "ls"}}]})
+
+    def test_missing_parts_of_a_call(self):
+        message = message_of(tool_calls=[{"function": {"name": "f"}}, {"id": "", "function": {"name": "g", "arguments": ""}},
+                                         {"name": "python", "arguments": '{"code": "1"}'},
+                                         {"type": "custom", "custom": {}}])
+        self.assertEqual(message.to_request()["tool_calls"], [
+            {"id": "", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+            {"id": "", "type": "function", "function": {"name": "g", "arguments": "{}"}},
+            {"id": "", "type": "function", "function": {"name": "python", "arguments": '{"code": "1"}'}},
+            {"id": "", "type": "custom", "custom": {"name": "", "input": ""}}])
+
+    def test_default_keeps_what_providers_require(self):
+        message = message_of(
+            content="", reasoning_content="thought", reasoning="thought", reasoning_details=[{"type": "reasoning.text"}],
+            extra_content=GEMINI_SIGNATURE, thought_signature="AVSo", x_vendor=1,
+            tool_calls=[{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}", "x": 1},
+                         "extra_content": GEMINI_SIGNATURE, "index": 0}])
+        self.assertEqual(message.to_request(), {
+            "role": "assistant", "content": "",
+            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"},
+                            "extra_content": GEMINI_SIGNATURE}],
+            "reasoning_content": "thought", "extra_content": GEMINI_SIGNATURE, "thought_signature": "AVSo"})
+        self.assertEqual(message.to_request(spec_only=True), {
+            "role": "assistant", "content": "",
+            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]})
+        kept = message.to_request(keep=["reasoning_details", "role"])
+        self.assertEqual(kept["reasoning_details"], [{"type": "reasoning.text"}])
+        self.assertEqual(kept["role"], "assistant")
+        self.assertEqual(message.to_request(keep=("x_vendor", "absent"))["x_vendor"], 1)
+        self.assertNotIn("absent", message.to_request(keep=("absent",)))
+        with self.assertRaises(ValueError):
+            message.to_request(spec_only=True, keep=["reasoning_details"])
+        self.assertEqual(chatcompletion._KEEP_ON_MESSAGE, ("reasoning_content", "extra_content", "thought_signature"))
+        self.assertEqual(chatcompletion._KEEP_ON_TOOL_CALL, ("extra_content",))
+
+    def test_refusal_audio_function_call(self):
+        message = message_of(content=None, refusal="I can't", audio={"id": "audio_1", "data": "UklG", "expires_at": 1,
+                                                                      "transcript": "hi"},
+                             function_call={"name": "f", "arguments": None})
+        self.assertEqual(message.to_request(spec_only=True), {
+            "role": "assistant", "content": None, "refusal": "I can't", "audio": {"id": "audio_1"},
+            "function_call": {"name": "f", "arguments": "{}"}})
+        # Snowflake's placeholders on every message are not sent back
+        placeholders = message_of(content="4", refusal="", audio={"data": "", "expires_at": 0, "id": "", "transcript": ""},
+                                  function_call={"arguments": "", "name": ""})
+        self.assertEqual(placeholders.to_request(), {"role": "assistant", "content": "4"})
+
+    def test_content_parts(self):
+        parts = [{"type": "thinking", "thinking": [{"type": "text", "text": "t"}]}, {"type": "text", "text": "a"},
+                 {"type": "text", "text": "b"}]
+        for spec_only in (False, True):
+            with self.subTest(spec_only=spec_only):
+                self.assertEqual(message_of(content=parts).to_request(spec_only=spec_only)["content"], "ab")
+                self.assertIsNone(message_of(content=parts[:1]).to_request(spec_only=spec_only)["content"])
+                self.assertIsNone(message_of(content=[]).to_request(spec_only=spec_only)["content"])
+
+    def test_result_is_new_and_message_unchanged(self):
+        message = message_of(content=[{"type": "text", "text": "a"}], extra_content={"google": {"thought_signature": "s"}})
+        before = (repr(message), message.to_dict())
+        request = message.to_request()
+        self.assertIs(type(request["extra_content"]), dict)
+        request["extra_content"]["google"]["thought_signature"] = "changed"
+        self.assertEqual((repr(message), message.to_dict()), before)
+        self.assertNotEqual(message.to_request(), request)
+        json.dumps(request)
+
+    def test_from_an_accumulated_stream(self):
+        docs = [delta_doc({"role": "assistant", "content": None, "reasoning_content": "need weather"}),
+                tool_delta([{"index": 0, "id": "call_1", "type": "function",
+                             "function": {"name": "get_weather", "arguments": ""}}]),
+                tool_delta([{"index": 0, "function": {"arguments": '{"city": '}}]),
+                tool_delta([{"index": 0, "function": {"arguments": '"Oslo"}'}}]),
+                delta_doc({}, finish_reason="tool_calls")]
+        message = accumulate(iter_chunks(sse(docs))).choices[0].message
+        self.assertEqual(message.tool_call_arguments(), ({"city": "Oslo"},))
+        self.assertEqual(message.to_request(), {
+            "role": "assistant", "content": None, "reasoning_content": "need weather",
+            "tool_calls": [{"id": "call_1", "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]})
+
+    def test_tool_message(self):
+        self.assertEqual(chatcompletion.tool_message("call_1", "21 C"),
+                         {"role": "tool", "tool_call_id": "call_1", "content": "21 C"})
+        parts = [{"type": "text", "text": "21 C"}]
+        built = chatcompletion.tool_message("", parts)
+        self.assertEqual(built, {"role": "tool", "tool_call_id": "", "content": parts})
+        self.assertIsNot(built["content"][0], parts[0])
+        self.assertEqual(chatcompletion.tool_message("c", tuple(parts))["content"], parts)
+
+    def test_tool_message_refuses_anything_else(self):
+        bad = [(None, "x", TypeError), ("c", {"temp": 21}, TypeError), ("c", 21, TypeError), ("c", [], ValueError),
+               ("c", [{"type": "image_url", "image_url": {}}], ValueError), ("c", ["text"], ValueError),
+               ("c", [{"type": "text", "text": 21}], ValueError)]
+        for call_id, content, error in bad:
+            with self.subTest(content=content):
+                with self.assertRaises(error):
+                    chatcompletion.tool_message(call_id, content)
+
+    @needs_request_schemas
+    def test_against_the_schema(self):
+        assistant = request_schema_validator("ChatCompletionRequestAssistantMessage", closed=True)
+        message = message_of(content=None, refusal="no", audio={"id": "a"}, function_call={"name": "f", "arguments": "{}"},
+                             tool_calls=[{"id": "1", "type": "function", "function": {"name": "f"}},
+                                         {"id": "2", "type": "custom", "custom": {}}])
+        assistant.validate(message.to_request(spec_only=True))
+        assistant.validate(ChatCompletionResponseMessage().to_request(spec_only=True))
+        tool = request_schema_validator("ChatCompletionRequestToolMessage", closed=True)
+        tool.validate(chatcompletion.tool_message("call_1", "21 C"))
+        tool.validate(chatcompletion.tool_message("call_1", [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]))
+
+    @needs_corpus
+    @needs_request_schemas
+    def test_every_corpus_message_validates(self):
+        closed = request_schema_validator("ChatCompletionRequestAssistantMessage", closed=True)
+        published = request_schema_validator("ChatCompletionRequestAssistantMessage", closed=False)
+        checked, refused = 0, []
+        for where, data in corpus_messages():
+            with self.subTest(where):
+                try:
+                    message = ChatCompletionResponseMessage.from_dict(data)
+                except ValidationError:
+                    refused.append(where)
+                    continue
+                closed.validate(message.to_request(spec_only=True))
+                published.validate(message.to_request())
+                checked += 1
+        self.assertEqual(refused, ["tgi__doc-tools-object-eos-token.json choices[0]"])  # tool_calls is an object
+        self.assertEqual(checked, 119)
+
+    @needs_corpus
+    def test_provider_keys_survive_by_default(self):
+        def request(name):
+            data = corpus_response_doc(name)["choices"][0]["message"]
+            return ChatCompletionResponseMessage.from_dict(data).to_request()
+
+        deepseek = request("deepseek__v4-flash-tool-call-thinking.json")
+        self.assertTrue(deepseek["reasoning_content"])
+        self.assertNotIn("index", deepseek["tool_calls"][0])
+        gemini = request("gemini-openai-compat__tool-call-empty-id.json")
+        self.assertIn("thought_signature", gemini["extra_content"]["google"])
+        self.assertEqual(gemini["tool_calls"][0]["id"], "")
+        openrouter = request("openrouter__claude-thinking-reasoning-details.json")
+        self.assertNotIn("reasoning", openrouter)
+        self.assertNotIn("reasoning_details", openrouter)
+
+    def test_dumps_of_lists_of_models(self):
+        response = Response.from_dict(full_response())
+        self.assertEqual(json.loads(dumps(response.choices)), full_response()["choices"])
+        self.assertEqual(dumps(response.choices, indent=2), json.dumps(full_response()["choices"], indent=2))
+        message = response.choices[1].message
+        self.assertEqual(json.loads(dumps([message, response.usage])),
+                         [full_response()["choices"][1]["message"], full_response()["usage"]])
+        self.assertEqual(dumps([]), "[]")
+        self.assertEqual(dumps(()), "[]")
+        for bad in ({"role": "assistant"}, "text", None, 3, [message, 1], (message, {"a": 1}), [[message]],
+                    iter([message]), message.to_request()):
+            with self.subTest(bad=bad):
+                with self.assertRaises(TypeError):
+                    dumps(bad)
+
+    def test_multi_turn_example_runs(self):
+        result = subprocess.run([sys.executable, MULTI_TURN_SCRIPT], capture_output=True, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        messages = json.loads(result.stdout)
+        self.assertEqual([m["role"] for m in messages], ["user", "assistant", "tool", "tool"])
+        with open(os.path.join(HERE, "examples", "tool_call_response.json"), "rb") as f:
+            recorded = loads(f.read()).choices[0].message
+        self.assertEqual(messages[1], recorded.to_request())
+        self.assertEqual([m["tool_call_id"] for m in messages[2:]], [call.id for call in recorded.tool_calls])
+        self.assertEqual([json.loads(m["content"])["city"] for m in messages[2:]],
+                         [arguments["city"] for arguments in recorded.tool_call_arguments()])
+        if jsonschema is not None and os.path.isfile(REQUEST_SCHEMAS_PATH):
+            request_schema_validator("ChatCompletionRequestAssistantMessage", closed=True).validate(messages[1])
+            for message in messages[2:]:
+                request_schema_validator("ChatCompletionRequestToolMessage", closed=True).validate(message)
 
 
 class TestRoundTrip(unittest.TestCase):
