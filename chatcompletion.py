@@ -2359,6 +2359,9 @@ class _SSEDecoder:
 
     def close(self) -> List[Tuple[str, str, int]]:
         events: List[Tuple[str, str, int]] = []
+        # Pieces that never showed a line ending are lines without endings, or one line cut anywhere;
+        # for telling what a body without events is, they are read as the latter too.
+        whole = "".join(self.waiting) if self.endings is None and len(self.waiting) > 1 else None
         lines = self.waiting + (["".join(self.pending)] if self.pending and any(self.pending) else [])
         self.waiting, self.pending = [], []
         for line in lines:
@@ -2372,7 +2375,7 @@ class _SSEDecoder:
             events.append((self.event, "\n".join(self.data), self.last_data))
             self.dispatched = True
         if not self.dispatched and self.foreign:
-            raise _not_a_stream("\n".join(self.foreign), complete=True)
+            raise _not_a_stream(whole if whole is not None else "\n".join(self.foreign), complete=True)
         return events
 
     def lines(self, piece: Union[str, bytes, bytearray]) -> List[str]:
