@@ -20,6 +20,7 @@ import json
 import linecache
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field, fields
@@ -3178,21 +3179,406 @@ def _add_at(accumulator: ChatCompletionAccumulator, position: int, chunk: Any) -
                               exc.unkept) from None
 
 
-class _PartialJSON:
-    """PLACEHOLDER: replaced by the incremental parser."""
+# --------------------------------------------------------------------------- partial JSON
+#
+# A streamed tool call's arguments, read as they arrive.
 
-    def __init__(self) -> None:
-        self.pieces: List[str] = []
+# Deepest nesting the partial-JSON parser accepts (see parse_partial_json); None means no limit.
+_MAX_DEPTH = 500
+# It accepts NaN, Infinity and -Infinity, as Python's json.loads does.
+_ALLOW_NAN = True
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+# Characters a string can hold as they are. Everything else is a quote, an
+# escape or a control character (which json.loads refuses).
+_STRING_RUN = re.compile(r'[^"\\\x00-\x1f]*')
+_HEX = re.compile(r"[0-9a-fA-F]*")
+# A number token is the longest run of these. If the run is not one valid
+# number, the text is invalid ("01", "1.e5", "1-2").
+_NUMBER_RUN = re.compile(r"[0-9eE.+-]*")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_NUMBER_PREFIX = re.compile(
+    r"-?(?:(?:0|[1-9][0-9]*)(?:\.(?:[0-9]+(?:[eE][+-]?[0-9]*)?)?|[eE][+-]?[0-9]*)?)?"
+)
+# Replacing each run of 2+ digits by "1" leaves the number grammar in the same
+# state, so the check for a number that arrives over many pieces only needs
+# this short form ("12345.678e" checks the same as "1.1e"). Each piece then
+# costs O(new characters), however long the number is.
+_DIGIT_RUNS = re.compile(r"[0-9]{2,}")
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_LITERALS: Dict[str, Any] = {"true": True, "false": False, "null": None}
+if _ALLOW_NAN:
+    _LITERALS.update({"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")})
+# Literals are told apart by their first character ("-Infinity" starts in the number reader).
+_LITERAL_BY_START = {word[0]: word for word in _LITERALS if word[0] != "-"}
+
+# Parser states: what the next character may be.
+_VALUE = 0  # a value (top level, after ':', after ',' in an array)
+_ARRAY_FIRST = 1  # a value or ']' (just after '[')
+_OBJECT_FIRST = 2  # a key or '}' (just after '{')
+_KEY = 3  # a key (after ',' in an object)
+_COLON = 4
+_AFTER = 5  # ',' or the closer after a member; only whitespace at top level
+_STRING = 6
+_ESCAPE = 7  # after a backslash
+_UNICODE = 8  # inside the four hex digits of \uXXXX
+_NUMBER_STATE = 9
+_LITERAL = 10
+_FAILED = 11
+
+_Container = Union[Dict[str, Any], List[Any]]
+
+
+def _run_end(pattern: "re.Pattern[str]", text: str, i: int) -> int:
+    """Where the run of ``pattern`` starting at text[i] ends (our patterns all match empty runs)."""
+    match = pattern.match(text, i)
+    assert match is not None
+    return match.end()
+
+
+class _PartialJSON:
+    """Feed pieces of a JSON text, and read the value held so far at any time (see parse_partial_json).
+
+    feed() reads only the new characters: a state machine with its own stack of the containers
+    still open, which are real dicts and lists built as the text arrives, so that a stream of
+    pieces costs time linear in its length (peers re-parse the whole text so far on every piece,
+    which is quadratic).  value() returns the live root object, not a copy (a copy would cost
+    the whole value on every call): the parser goes on changing it.  Numbers are shown only
+    once a delimiter ends them, because ``1`` may still become ``12``; the one exception is a
+    bare top-level number, which nothing but the end of the text can end.
+    """
+
+    __slots__ = (
+        "_max_depth", "_state", "_failed", "_root", "_stack", "_key", "_handlers",
+        "_chunks", "_in_key", "_value_string_open", "_high", "_hex",
+        "_number_parts", "_number_shape", "_word", "_word_pos",
+    )
+
+    def __init__(self, max_depth: Optional[int] = _MAX_DEPTH) -> None:
+        self._max_depth = max_depth
+        self._state = _VALUE
+        self._failed = False
+        self._root: Any = None
+        self._stack: List[_Container] = []  # open containers, innermost last
+        self._key = ""  # innermost object's current key, set when its key string ends
+        # Decoded text of the open string not yet shown by value(): a key's whole
+        # text, or a value string's text since its slot was last written.
+        self._chunks: List[str] = []
+        self._in_key = False
+        self._value_string_open = False  # a value string is open, and its slot is reserved
+        self._high: Optional[int] = None  # a \uD800-\uDBFF waiting for its low half
+        self._hex = ""
+        self._number_parts: List[str] = []
+        self._number_shape = ""  # the number so far with digit runs squeezed (see _DIGIT_RUNS)
+        self._word = ""  # literal being spelled, and how much of it has been seen
+        self._word_pos = 0
+        # Indexed by state. One handler consumes at least one character, or
+        # changes the state without consuming, so the loop in feed() always moves on.
+        self._handlers: List[Callable[[str, int], int]] = [
+            self._on_value, self._on_value, self._on_key, self._on_key, self._on_colon,
+            self._on_after, self._on_string, self._on_escape, self._on_unicode,
+            self._on_number, self._on_literal,
+        ]
+
+    # -- public API ---------------------------------------------------------
+
+    @property
+    def failed(self) -> bool:
+        """The text so far can never become JSON. feed() now does nothing."""
+        return self._failed
+
+    @property
+    def complete(self) -> bool:
+        """The text so far is one whole JSON value, maybe followed by whitespace."""
+        if self._failed or self._stack:
+            return False
+        if self._state == _AFTER:
+            return True
+        # a bare top-level number: whole once it is a valid number
+        return self._state == _NUMBER_STATE and self._top_level_number() is not None
 
     def feed(self, piece: str) -> None:
-        self.pieces.append(piece)
+        """Read the next piece of text. Costs O(len(piece))."""
+        i, n = 0, len(piece)
+        handlers = self._handlers
+        while i < n and not self._failed:
+            i = handlers[self._state](piece, i)
 
     def value(self) -> Any:
-        return None
+        """The value held so far. This is the live object; treat it as read-only."""
+        if self._value_string_open and self._chunks:
+            # Take the shown text out of its slot before appending. If nothing
+            # else holds it, CPython then grows the str in place (amortised
+            # O(new text)) instead of copying it, so a long string read after
+            # every piece stays linear. Otherwise this is a plain copy.
+            shown = self._take_last()
+            shown += "".join(self._chunks)
+            self._chunks = []
+            self._set_last(shown)
+        if self._state == _NUMBER_STATE and not self._stack:
+            return self._top_level_number()
+        return self._root
+
+    # -- building the value -------------------------------------------------
+
+    def _place(self, item: Any) -> None:
+        """Put a new value where the grammar says the next value goes."""
+        if not self._stack:
+            self._root = item
+            return
+        top = self._stack[-1]
+        if isinstance(top, list):
+            top.append(item)
+        else:
+            top[self._key] = item
+
+    def _set_last(self, item: Any) -> None:
+        """Replace the value last placed (the open string's reserved slot)."""
+        if not self._stack:
+            self._root = item
+            return
+        top = self._stack[-1]
+        if isinstance(top, list):
+            top[-1] = item
+        else:
+            top[self._key] = item
+
+    def _take_last(self) -> Any:
+        """Remove and return the value last placed, leaving None in its slot."""
+        if not self._stack:
+            item, self._root = self._root, None
+            return item
+        top = self._stack[-1]
+        if isinstance(top, list):
+            item, top[-1] = top[-1], None
+        else:
+            item, top[self._key] = top[self._key], None
+        return item
+
+    def _scalar_done(self, item: Any) -> None:
+        self._place(item)
+        self._state = _AFTER
+
+    def _fail(self) -> int:
+        """Stop for good. Returns a dummy position for the handler to return (feed() stops)."""
+        self._failed = True
+        self._state = _FAILED
+        return 0
+
+    # -- state handlers: (piece, i) -> new i --------------------------------
+
+    def _on_value(self, piece: str, i: int) -> int:
+        c = piece[i]
+        if c in " \t\n\r":
+            return _run_end(_WHITESPACE, piece, i)
+        if c == '"':
+            self._place("")  # reserve the slot: an unfinished string is shown
+            self._value_string_open = True
+            self._in_key = False
+            self._state = _STRING
+        elif c == "{" or c == "[":
+            if self._max_depth is not None and len(self._stack) >= self._max_depth:
+                return self._fail()
+            container: _Container = {} if c == "{" else []
+            self._place(container)
+            self._stack.append(container)
+            self._state = _OBJECT_FIRST if c == "{" else _ARRAY_FIRST
+        elif c == "]" and self._state == _ARRAY_FIRST:
+            self._close()
+        elif c == "-" or "0" <= c <= "9":
+            self._number_parts = []
+            self._number_shape = ""
+            self._state = _NUMBER_STATE
+            return i  # the number reader takes it from here
+        elif c in _LITERAL_BY_START:
+            self._word = _LITERAL_BY_START[c]
+            self._word_pos = 0
+            self._state = _LITERAL
+            return i
+        else:
+            return self._fail()
+        return i + 1
+
+    def _on_key(self, piece: str, i: int) -> int:
+        c = piece[i]
+        if c in " \t\n\r":
+            return _run_end(_WHITESPACE, piece, i)
+        if c == '"':
+            self._in_key = True
+            self._state = _STRING
+        elif c == "}" and self._state == _OBJECT_FIRST:
+            self._close()
+        else:
+            return self._fail()
+        return i + 1
+
+    def _on_colon(self, piece: str, i: int) -> int:
+        c = piece[i]
+        if c in " \t\n\r":
+            return _run_end(_WHITESPACE, piece, i)
+        if c != ":":
+            return self._fail()
+        self._state = _VALUE
+        return i + 1
+
+    def _on_after(self, piece: str, i: int) -> int:
+        c = piece[i]
+        if c in " \t\n\r":
+            return _run_end(_WHITESPACE, piece, i)
+        if not self._stack:
+            return self._fail()  # text after a complete top-level value
+        is_object = isinstance(self._stack[-1], dict)
+        if c == ",":
+            self._state = _KEY if is_object else _VALUE
+        elif c == ("}" if is_object else "]"):
+            self._close()
+        else:
+            return self._fail()
+        return i + 1
+
+    def _close(self) -> None:
+        self._stack.pop()
+        self._state = _AFTER
+
+    def _on_string(self, piece: str, i: int) -> int:
+        if self._high is not None and piece[i] != "\\":
+            self._flush_high()  # no low surrogate escape can follow now
+        j = _run_end(_STRING_RUN, piece, i)
+        if j > i:
+            self._chunks.append(piece[i:j])
+        if j == len(piece):
+            return j
+        c = piece[j]
+        if c == '"':
+            self._end_string()
+        elif c == "\\":
+            self._state = _ESCAPE
+        else:
+            return self._fail()  # raw control character
+        return j + 1
+
+    def _end_string(self) -> None:
+        if self._in_key:
+            self._key = "".join(self._chunks)
+            self._state = _COLON
+        else:
+            shown = self._take_last()  # as in value(): lets CPython append in place
+            shown += "".join(self._chunks)
+            self._set_last(shown)
+            self._value_string_open = False
+            self._state = _AFTER
+        self._chunks = []
+
+    def _on_escape(self, piece: str, i: int) -> int:
+        c = piece[i]
+        if c == "u":
+            self._hex = ""
+            self._state = _UNICODE
+            return i + 1
+        decoded = _ESCAPES.get(c)
+        if decoded is None:
+            return self._fail()
+        self._flush_high()
+        self._chunks.append(decoded)
+        self._state = _STRING
+        return i + 1
+
+    def _on_unicode(self, piece: str, i: int) -> int:
+        part = piece[i:i + 4 - len(self._hex)]
+        if _HEX.fullmatch(part) is None:
+            return self._fail()
+        self._hex += part
+        i += len(part)
+        if len(self._hex) < 4:
+            return i  # wait for the rest of \uXXXX
+        code = int(self._hex, 16)
+        self._state = _STRING
+        if self._high is not None:
+            if 0xDC00 <= code <= 0xDFFF:
+                self._chunks.append(chr(0x10000 + ((self._high - 0xD800) << 10) + (code - 0xDC00)))
+                self._high = None
+                return i
+            self._flush_high()
+        if 0xD800 <= code <= 0xDBFF:
+            self._high = code  # held back: the next escape may complete the pair
+        else:
+            self._chunks.append(chr(code))
+        return i
+
+    def _flush_high(self) -> None:
+        """Emit a high surrogate that turned out to be alone (json.loads keeps it too)."""
+        if self._high is not None:
+            self._chunks.append(chr(self._high))
+            self._high = None
+
+    def _on_number(self, piece: str, i: int) -> int:
+        j = _run_end(_NUMBER_RUN, piece, i)
+        run = piece[i:j]
+        shape = self._number_shape + run
+        self._number_parts.append(run)
+        if j == len(piece):
+            # The number may go on in the next piece. Fail now if it cannot.
+            if _NUMBER_PREFIX.fullmatch(shape) is None:
+                return self._fail()
+            self._number_shape = _DIGIT_RUNS.sub("1", shape)
+            return j
+        if shape == "-" and piece[j] == "I" and _ALLOW_NAN:
+            self._word = "-Infinity"
+            self._word_pos = 1
+            self._state = _LITERAL
+            return j
+        if _NUMBER.fullmatch(shape) is None:
+            return self._fail()
+        number = self._number_from("".join(self._number_parts), shape)
+        if number is None:
+            return self._fail()
+        self._scalar_done(number)
+        return j  # the delimiter is read in state _AFTER
+
+    @staticmethod
+    def _number_from(text: str, shape: str) -> Optional[Union[int, float]]:
+        """The number json.loads would give for ``text``, or None if it refuses it."""
+        try:
+            if "." in shape or "e" in shape or "E" in shape:
+                return float(text)
+            return int(text)
+        except ValueError:  # an int beyond sys.get_int_max_str_digits()
+            return None
+
+    def _top_level_number(self) -> Optional[Union[int, float]]:
+        if _NUMBER.fullmatch(self._number_shape) is None:
+            return None
+        return self._number_from("".join(self._number_parts), self._number_shape)
+
+    def _on_literal(self, piece: str, i: int) -> int:
+        word, pos = self._word, self._word_pos
+        part = piece[i:i + len(word) - pos]
+        if not word.startswith(part, pos):
+            return self._fail()
+        pos += len(part)
+        if pos == len(word):
+            self._scalar_done(_LITERALS[word])
+        else:
+            self._word_pos = pos
+        return i + len(part)
 
 
 def parse_partial_json(text: str) -> Any:
-    return None
+    """The value that an unfinished JSON text holds so far (a streamed tool call's ``arguments``).
+
+    Everything finished is there as json.loads would give it, plus the member being read when
+    it can only grow: an unfinished string as its text so far (a half-read escape, or a high
+    surrogate waiting for its low half, held back), while an unfinished number, a literal not
+    yet spelled out (``tru``), an unfinished key and a key whose value has not begun are left
+    out.  Objects and arrays appear as soon as they open.  ``""`` gives None.  Text that can
+    never become JSON gives what was read before the first character that makes it so.  NaN
+    and Infinity are accepted, as json.loads accepts them; nesting deeper than 500 is refused.
+    Never raises.  ChatCompletionEvents keeps one incremental parser per tool call, so that the
+    whole of a stream's arguments costs linear time.
+    """
+    parser = _PartialJSON()
+    parser.feed(text)
+    return parser.value()
 
 
 # --------------------------------------------------------------------------- events as the stream goes
@@ -3295,8 +3681,10 @@ class ToolCallStarted(StreamEvent):
 
 @dataclass(frozen=True, **_SLOTS)
 class ToolCallArgumentsDelta(_Gathering):
-    """More of a tool call's arguments.  ``arguments`` is the text so far, ``parsed`` the JSON
-    value it holds so far (see parse_partial_json)."""
+    """More of a tool call's arguments.  ``arguments`` is the text so far; ``parsed`` is the JSON
+    value it holds so far, by parse_partial_json's rules.  ``parsed`` is the parser's live value,
+    which the call's later events go on changing (a copy per event would make a stream's cost
+    quadratic): ``copy.deepcopy`` it to keep it as it was."""
 
     index: int = 0
     parsed: Any = None

@@ -26,7 +26,7 @@ import types
 import time
 import unittest
 import unittest.mock
-from typing import List
+from typing import Any, List, Optional, Tuple, Union
 
 import chatcompletion
 from chatcompletion import (
@@ -4569,6 +4569,447 @@ class TestAccumulator(unittest.TestCase):
         expected = "".join(alphabet[i % len(alphabet)] for i in range(count))
         self.assertEqual(self.message(result).content, expected)
         self.assertEqual(acc.chunks, count)
+
+
+PARTIAL_NOTHING = object()  # marks "value() must be None and the text is not complete"
+
+
+def partial_run(text: str, pieces: Optional[List[str]] = None) -> Tuple[Any, bool, bool]:
+    p = chatcompletion._PartialJSON()
+    for piece in pieces if pieces is not None else [text]:
+        p.feed(piece)
+    return p.value(), p.complete, p.failed
+
+
+def partial_same(a: Any, b: Any) -> bool:
+    """Equal with types (True is not 1, 1 is not 1.0) and NaN equal to NaN."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(partial_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(partial_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return bool(a == b)
+
+
+def partial_approximates(v: Any, f: Any) -> bool:
+    """Prefix consistency: ``v`` is ``f`` cut along its right edge.
+
+    Every member but the last one equals the final one, in the same order.
+    The last member approximates its final value. A string approximates any
+    string it is a prefix of.
+    """
+    if isinstance(f, dict):
+        if not isinstance(v, dict) or list(v) != list(f)[:len(v)]:
+            return False
+        keys = list(v)
+        return all(partial_same(v[k], f[k]) for k in keys[:-1]) and (
+            not keys or partial_approximates(v[keys[-1]], f[keys[-1]]))
+    if isinstance(f, list):
+        if not isinstance(v, list) or len(v) > len(f):
+            return False
+        return all(partial_same(x, y) for x, y in zip(v[:-1], f)) and (
+            not v or partial_approximates(v[-1], f[len(v) - 1]))
+    if isinstance(f, str):
+        return isinstance(v, str) and f.startswith(v)
+    return partial_same(v, f)
+
+
+class TestPartialJSON(unittest.TestCase):
+    # (text, expected value or PARTIAL_NOTHING, complete, failed)
+    CASES: List[Tuple[str, Any, bool, bool]] = [
+        # top level
+        ("", PARTIAL_NOTHING, False, False),
+        ("  \n\t\r ", PARTIAL_NOTHING, False, False),
+        ("{}", {}, True, False),
+        (" {} \n", {}, True, False),
+        ("{}{", {}, False, True),
+        ("{} x", {}, False, True),
+        ("[] []", [], False, True),
+        ("null", None, True, False),
+        ('"abc"', "abc", True, False),
+        ('"ab', "ab", False, False),
+        ('"', "", False, False),
+        # objects: unfinished key dropped, key without a value dropped
+        ("{", {}, False, False),
+        ('{"', {}, False, False),
+        ('{"ke', {}, False, False),
+        ('{"key"', {}, False, False),
+        ('{"key":', {}, False, False),
+        ('{"key": ', {}, False, False),
+        ('{"key": "', {"key": ""}, False, False),
+        ('{"key": "val', {"key": "val"}, False, False),
+        ('{"key": "value"', {"key": "value"}, False, False),
+        ('{"key": "value",', {"key": "value"}, False, False),
+        ('{"key": "value", "n', {"key": "value"}, False, False),
+        ('{"a": {"b": [', {"a": {"b": []}}, False, False),
+        ('{"a": {"b": [{', {"a": {"b": [{}]}}, False, False),
+        ('{"a": 1, "a": 2}', {"a": 2}, True, False),  # duplicate: last wins
+        ('{"a": 1, "b": 0, "a": "x', {"a": "x", "b": 0}, False, False),
+        # arrays
+        ("[", [], False, False),
+        ("[1", [], False, False),
+        ("[1,", [1], False, False),
+        ("[1, 2", [1], False, False),
+        ("[1, 2 ", [1, 2], False, False),
+        ("[1, 2]", [1, 2], True, False),
+        ('["a", "b', ["a", "b"], False, False),
+        ("[[], [[", [[], [[]]], False, False),
+        # numbers: shown once ended
+        ('{"n": 12', {}, False, False),
+        ('{"n": 12.', {}, False, False),
+        ('{"n": 12.5', {}, False, False),
+        ('{"n": 12.5e', {}, False, False),
+        ('{"n": 12.5e3', {}, False, False),
+        ('{"n": 12.5e3}', {"n": 12500.0}, True, False),
+        ('{"n": -', {}, False, False),
+        ('{"n": -0 ', {"n": 0}, False, False),
+        ('{"n": -0.0}', {"n": -0.0}, True, False),
+        ("[1E+2, 1e-2, 0]", [100.0, 0.01, 0], True, False),
+        ("[123456789012345678901234567890]", [123456789012345678901234567890], True, False),
+        ("[1e400]", [float("inf")], True, False),
+        # top-level bare number: complete as soon as it is whole
+        ("12", 12, True, False),
+        ("12.", PARTIAL_NOTHING, False, False),
+        ("-", PARTIAL_NOTHING, False, False),
+        ("12.5 ", 12.5, True, False),
+        ("0", 0, True, False),
+        # literals
+        ("[tru", [], False, False),
+        ("[true", [True], False, False),
+        ("[true,", [True], False, False),
+        ('{"a": fals', {}, False, False),
+        ('{"a": false', {"a": False}, False, False),
+        ('{"a": null}', {"a": None}, True, False),
+        ("tru", PARTIAL_NOTHING, False, False),
+        ("true", True, True, False),
+        # NaN / Infinity as json.loads accepts them
+        ("[NaN, Infinity, -Infinity]", [float("nan"), float("inf"), float("-inf")], True, False),
+        ("[-Inf", [], False, False),
+        ("-Infinity", float("-inf"), True, False),
+        # strings: escapes decoded as far as complete
+        (r'["a\n', ["a\n"], False, False),
+        (r'["a\\', ["a\\"], False, False),
+        ('["a\\', ["a"], False, False),  # lone backslash held back
+        (r'["a\u00', ["a"], False, False),
+        (r'["a\u00e9', ["a\u00e9"], False, False),
+        (r'["a\ud83d', ["a"], False, False),  # high surrogate held back
+        ('["a\\ud83d\\', ["a"], False, False),
+        (r'["a\ud83d\ude', ["a"], False, False),
+        (r'["a\ud83d\ude00', ["a\U0001F600"], False, False),
+        (r'["a\ud83dx', ["a\ud83dx"], False, False),  # lone, as json.loads
+        (r'["\ud83d\ud83d\ude00"]', ["\ud83d\U0001F600"], True, False),
+        (r'["\ud83d\u0041"]', ["\ud83dA"], True, False),
+        (r'["\udc00"]', ["\udc00"], True, False),
+        (r'["\ud83d"]', ["\ud83d"], True, False),
+        (r'["\"\/\b\f\r\t"]', ['"/\b\f\r\t'], True, False),
+        ('["\U0001F600\u00e9"]', ["\U0001F600\u00e9"], True, False),
+        # non-JSON: fails, value keeps what was read before
+        ("{'a': 1}", {}, False, True),
+        ("{a:1}", {}, False, True),
+        ("[1,]", [1], False, True),
+        ('{"a":1,}', {"a": 1}, False, True),
+        ("[,1]", [], False, True),
+        ('{"a" 1}', {}, False, True),
+        ('{"a":: 1}', {}, False, True),
+        ("[01]", [], False, True),
+        ("[+1]", [], False, True),
+        ("[.5]", [], False, True),
+        ("[1.]", [], False, True),
+        ("[1.e5]", [], False, True),
+        ("[1e]", [], False, True),
+        ("[-]", [], False, True),
+        ("[1-2]", [], False, True),
+        ("[--1]", [], False, True),
+        ("[2x]", [2], False, True),  # 'x' ends the (whole) number 2, then fails
+        ("[truex]", [True], False, True),
+        ("[trux]", [], False, True),
+        ("[nan]", [], False, True),
+        ("[-NaN]", [], False, True),
+        ("[infinity]", [], False, True),
+        ('["a\x01b"]', ["a"], False, True),
+        ('["a\nb"]', ["a"], False, True),
+        (r'["a\x"]', ["a"], False, True),
+        (r'["a\u12g4"]', ["a"], False, True),
+        ("\ufeff{}", PARTIAL_NOTHING, False, True),
+        ("[1 2]", [1], False, True),
+        ("[1}", [1], False, True),
+        ('{"a": 1]', {"a": 1}, False, True),
+        ("]", PARTIAL_NOTHING, False, True),
+        ("}", PARTIAL_NOTHING, False, True),
+        ("/* c */ {}", PARTIAL_NOTHING, False, True),
+        ("1-", PARTIAL_NOTHING, False, True),  # a top-level number broken by the bad character is dropped
+        ("\x0b1", PARTIAL_NOTHING, False, True),  # only JSON whitespace
+    ]
+
+    def check(self, text: str, expected: Any, complete: bool, failed: bool,
+              got: Tuple[Any, bool, bool], how: str) -> None:
+        value, is_complete, is_failed = got
+        msg = "%s %r -> %r" % (how, text, got)
+        if expected is PARTIAL_NOTHING:
+            self.assertIsNone(value, msg)
+        else:
+            self.assertTrue(partial_same(value, expected), msg)
+        self.assertEqual(is_complete, complete, msg)
+        self.assertEqual(is_failed, failed, msg)
+        # complete means exactly what json.loads would give
+        if complete:
+            self.assertTrue(partial_same(value, json.loads(text)), msg)
+
+    def test_cases_whole(self) -> None:
+        for text, expected, complete, failed in self.CASES:
+            self.check(text, expected, complete, failed, partial_run(text), "whole")
+
+    def test_cases_char_by_char(self) -> None:
+        for text, expected, complete, failed in self.CASES:
+            self.check(text, expected, complete, failed, partial_run(text, list(text)), "chars")
+
+    def test_failed_texts_are_refused_by_json_loads(self) -> None:
+        for text, _, _, failed in self.CASES:
+            if failed:
+                with self.assertRaises(ValueError, msg=repr(text)):
+                    json.loads(text)
+
+    def test_failed_is_final(self) -> None:
+        p = chatcompletion._PartialJSON()
+        p.feed('{"a": [1, 2], "b": "xy')
+        p.feed("\x01 more")
+        self.assertTrue(p.failed)
+        before = copy.deepcopy(p.value())
+        p.feed('z"}')
+        self.assertTrue(p.failed)
+        self.assertFalse(p.complete)
+        self.assertEqual(p.value(), before)
+        self.assertEqual(before, {"a": [1, 2], "b": "xy"})
+
+    def test_empty_pieces_do_nothing(self) -> None:
+        p = chatcompletion._PartialJSON()
+        for piece in ["", '{"a"', "", ": [", "", "1]}", ""]:
+            p.feed(piece)
+        self.assertTrue(p.complete)
+        self.assertEqual(p.value(), {"a": [1]})
+
+    def test_number_grows_only_at_top_level(self) -> None:
+        # the pitfall that keeps numbers hidden inside containers
+        p = chatcompletion._PartialJSON()
+        seen = []
+        for c in "120":
+            p.feed(c)
+            seen.append(p.value())
+        self.assertEqual(seen, [1, 12, 120])
+        p = chatcompletion._PartialJSON()
+        seen = []
+        for c in "[120 ":
+            p.feed(c)
+            seen.append(copy.deepcopy(p.value()))
+        self.assertEqual(seen, [[], [], [], [], [120]])
+
+    def test_number_split_over_many_pieces(self) -> None:
+        digits = "1" * 5000 + "." + "2" * 5000 + "e-" + "3" * 3
+        p = chatcompletion._PartialJSON()
+        p.feed("[")
+        for c in digits:
+            p.feed(c)
+            self.assertFalse(p.failed)
+        p.feed("]")
+        self.assertTrue(p.complete)
+        self.assertEqual(p.value(), [float(digits)])
+        p = chatcompletion._PartialJSON()
+        for piece in ["[0", "0"]:
+            p.feed(piece)
+        self.assertTrue(p.failed)
+
+    def test_value_is_live_and_cheap(self) -> None:
+        p = chatcompletion._PartialJSON()
+        p.feed('{"a": [1, "x')
+        root = p.value()
+        self.assertIs(p.value(), root)
+        p.feed('yz", 2], "b": true}')
+        self.assertIs(p.value(), root)
+        self.assertEqual(root, {"a": [1, "xyz", 2], "b": True})
+
+    def test_strings_held_by_the_caller_never_change(self) -> None:
+        # value() may grow the open string in place; it must never alter a str someone holds
+        p = chatcompletion._PartialJSON()
+        p.feed('{"a": ["xy')
+        held = p.value()["a"][0]
+        p.feed("z" * 1000)
+        grown = p.value()["a"][0]
+        self.assertEqual(held, "xy")
+        self.assertEqual(grown, "xy" + "z" * 1000)
+        p.feed('w"]}')
+        self.assertEqual(grown, "xy" + "z" * 1000)
+        self.assertEqual(p.value(), {"a": ["xy" + "z" * 1000 + "w"]})
+        self.assertTrue(p.complete)
+
+    def test_deep_nesting_is_iterative(self) -> None:
+        depth = 100000
+        p = chatcompletion._PartialJSON(max_depth=None)
+        start = time.perf_counter()
+        p.feed("[" * depth)
+        for _ in range(1000):
+            p.value()  # O(1) however deep
+        p.feed("]" * depth)
+        self.assertLess(time.perf_counter() - start, 1.0)
+        self.assertTrue(p.complete)
+        node, levels = p.value(), 0
+        while node:
+            node, levels = node[0], levels + 1
+        self.assertEqual(levels, depth - 1)
+
+    def test_depth_cap(self) -> None:
+        p = chatcompletion._PartialJSON()
+        p.feed("[" * 500)
+        self.assertFalse(p.failed)
+        p.feed("[")
+        self.assertTrue(p.failed)
+        p = chatcompletion._PartialJSON()
+        p.feed("[" * 100000)  # cheap: stops at the cap
+        self.assertTrue(p.failed)
+        p = chatcompletion._PartialJSON(max_depth=2)
+        p.feed('{"a": [')
+        self.assertFalse(p.failed)
+        p.feed("{")
+        self.assertTrue(p.failed)
+        self.assertEqual(p.value(), {"a": []})
+
+    def test_parse_partial_json(self) -> None:
+        self.assertEqual(chatcompletion.parse_partial_json('{"city": "Par'), {"city": "Par"})
+        self.assertEqual(chatcompletion.parse_partial_json('{"a": [1, 2'), {"a": [1]})
+        self.assertIsNone(chatcompletion.parse_partial_json(""))
+        self.assertEqual(chatcompletion.parse_partial_json('{"a": 1}}'), {"a": 1})  # never raises
+
+
+# -- random documents ------------------------------------------------------
+
+PARTIAL_CHARS = (
+    list("abcdefghij XYZ0123456789,:[]{}")
+    + ['"', "\\", "/", "\b", "\f", "\n", "\r", "\t", "\x00", "\x1f", "\x7f"]
+    + ["\u00e9", "\u4e2d", "\u2028", "\U0001F600", "\U0001D11E", "\ud800", "\udc00", "\ud83d"]
+)
+
+
+def partial_random_string(rng: random.Random) -> str:
+    return "".join(rng.choice(PARTIAL_CHARS) for _ in range(rng.choice([0, 1, 2, 5, 12, 30])))
+
+
+def partial_random_number(rng: random.Random) -> Any:
+    kind = rng.randrange(6)
+    if kind == 0:
+        return rng.randint(-10, 10)
+    if kind == 1:
+        return rng.randint(-10 ** 25, 10 ** 25)
+    if kind == 2:
+        return rng.uniform(-1000, 1000)
+    if kind == 3:
+        return rng.choice([0.0, -0.0, 1e-7, 1.5e300, -2.5e-300, 1e22, float("inf")])
+    if kind == 4:
+        return rng.random() * 10 ** rng.randint(-30, 30)
+    return rng.choice([True, False, None])
+
+
+def partial_random_value(rng: random.Random, depth: int) -> Any:
+    kind = rng.randrange(10 if depth < 4 else 5)
+    if kind < 2:
+        return partial_random_string(rng)
+    if kind < 5:
+        return partial_random_number(rng)
+    if kind < 7:
+        return [partial_random_value(rng, depth + 1) for _ in range(rng.randrange(5))]
+    return {partial_random_string(rng): partial_random_value(rng, depth + 1) for _ in range(rng.randrange(5))}
+
+
+def partial_random_dumps(rng: random.Random, value: Any) -> str:
+    style = rng.randrange(3)
+    ascii_only = rng.random() < 0.5
+    if style == 0:
+        return json.dumps(value, ensure_ascii=ascii_only)
+    if style == 1:
+        return json.dumps(value, ensure_ascii=ascii_only, separators=(",", ":"))
+    indents: List[Union[int, str]] = [1, "\t"]
+    indent = rng.choice(indents)
+    return " \n" + json.dumps(value, ensure_ascii=ascii_only, indent=indent) + "\r\n "
+
+
+def partial_random_pieces(rng: random.Random, text: str) -> List[str]:
+    cuts = sorted(rng.randrange(len(text) + 1) for _ in range(rng.randrange(1, 12)))
+    if rng.random() < 0.2:
+        cuts = list(range(len(text) + 1))  # char by char
+    pieces, last = [], 0
+    for cut in cuts + [len(text)]:
+        pieces.append(text[last:cut])  # may be empty
+        last = cut
+    return pieces
+
+
+class TestPartialJSONProperties(unittest.TestCase):
+    def test_prefix_consistent_and_final(self) -> None:
+        rng = random.Random(20240601)
+        start = time.perf_counter()
+        docs = 0
+        while docs < 800 and time.perf_counter() - start < 1.2:  # the time cap is for slow machines
+            docs += 1
+            value = partial_random_value(rng, 0)
+            text = partial_random_dumps(rng, value)
+            final = json.loads(text)
+            bare_number = isinstance(final, (int, float)) and not isinstance(final, bool)
+            p = chatcompletion._PartialJSON()
+            previous: Any = None
+            consumed = ""
+            for piece in partial_random_pieces(rng, text):
+                p.feed(piece)
+                consumed += piece
+                self.assertFalse(p.failed, text)
+                now = p.value()
+                if bare_number:
+                    # the documented exception: a bare top-level number is shown while it grows
+                    self.assertTrue(now is None or partial_same(now, json.loads(consumed)), (text, now))
+                    continue
+                if now is not None or p.complete:  # None alone means "nothing yet"
+                    self.assertTrue(partial_approximates(now, final), (text, now))
+                # monotone: what was shown is never taken back
+                if previous is not None:
+                    self.assertTrue(partial_approximates(previous, now), (text, previous, now))
+                previous = copy.deepcopy(now)
+            self.assertTrue(p.complete, text)
+            self.assertTrue(partial_same(p.value(), final), text)
+            # char by char gives the same final value as all at once
+            self.assertTrue(partial_same(partial_run(text, list(text))[0], partial_run(text)[0]), text)
+        self.assertGreater(docs, 200)
+
+    def test_mutated_documents_agree_with_json_loads(self) -> None:
+        rng = random.Random(7)
+        alphabet = list('{}[]:,"\\ 0123456789.eE+-tfnaulsrxNI\x01')
+        start = time.perf_counter()
+        count = valid = 0
+        while count < 2000 and time.perf_counter() - start < 0.5:
+            count += 1
+            separators = rng.choice([(",", ":"), (", ", ": ")])
+            text = json.dumps(partial_random_value(rng, 0), separators=separators)
+            at = rng.randrange(len(text) + 1)
+            edit = rng.randrange(3)
+            if edit == 0:
+                text = text[:at] + text[at + 1:]
+            elif edit == 1:
+                text = text[:at] + rng.choice(alphabet) + text[at:]
+            else:
+                text = text[:at] + rng.choice(alphabet) + text[at + 1:]
+            value, complete, failed = partial_run(text, partial_random_pieces(rng, text))
+            try:
+                expected = json.loads(text)
+            except ValueError:
+                self.assertFalse(complete, text)
+                continue
+            valid += 1
+            self.assertTrue(complete and not failed, text)
+            self.assertTrue(partial_same(value, expected), text)
+        self.assertGreater(count, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
 
 
 class TestEvents(unittest.TestCase):
