@@ -23,7 +23,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import FrozenInstanceError, dataclass, field, fields
 from itertools import chain, islice, repeat
 from operator import attrgetter, itemgetter, methodcaller
 from types import MappingProxyType
@@ -1498,10 +1498,18 @@ _MODELS: List["Type[_Model]"] = []
 _NULL_TYPES: Set[type] = {_NullArray}
 
 
+def _refuse_change(self: Any, name: str, *value: Any) -> NoReturn:
+    raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
 @dataclass_transform(frozen_default=True)
 def _model(cls: Type[M]) -> Type[M]:
     """Make a model class a frozen dataclass; its parsing machinery comes on first use."""
     cls = dataclass(frozen=True, eq=False, repr=False, **_SLOTS)(cls)
+    # dataclass's own __setattr__ fails with TypeError for a name that is no field once slots
+    # recreate the class (3.10+); every name is refused the same way, as frozen promises.
+    cls.__setattr__ = _refuse_change  # type: ignore[method-assign]
+    cls.__delattr__ = _refuse_change  # type: ignore[method-assign]
     declared = [f for f in fields(cls) if "decl" in f.metadata]  # type: ignore[arg-type]
     cls._keys = tuple(f.name for f in declared)
     cls._bits = tuple(1 << index for index in range(len(declared)))
@@ -1723,7 +1731,7 @@ class ChatCompletionResponseMessage(_Model):
         other unknown keys are dropped, except those named in ``keep``.  ``spec_only=True`` gives
         exactly the spec's fields, for servers that reject anything else.
         """
-        return _to_request(self, spec_only, tuple(keep))
+        return _to_request(self, spec_only, (keep,) if isinstance(keep, str) else tuple(keep))
 
 
 @_model

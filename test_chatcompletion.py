@@ -1676,6 +1676,11 @@ def request_schema_validator(root, closed):
 class TestNextTurn(unittest.TestCase):
     """message.to_request() and tool_message() build the next request's messages; dumps() takes lists."""
 
+    def test_keep_takes_one_name_as_a_str(self):
+        message = ChatCompletionResponseMessage.from_dict({"content": "x", "reasoning_details": [1], "r": "letter"})
+        self.assertEqual(message.to_request(keep="reasoning_details"),
+                         {"role": "assistant", "content": "x", "reasoning_details": [1]})
+
     def test_text(self):
         message = message_of(role="assistant", content="Hi", refusal=None, annotations=[{"type": "url_citation"}])
         self.assertEqual(message.to_request(), {"role": "assistant", "content": "Hi"})
@@ -1978,6 +1983,15 @@ class TestRoundTrip(unittest.TestCase):
 
 class TestValueSemantics(unittest.TestCase):
     """Models are immutable values: frozen, compared by value, picklable, unshared with their inputs."""
+
+    def test_any_name_is_refused_the_same_way(self):
+        # dataclass's own __setattr__ raises TypeError for a name that is no field on 3.10+ (slots).
+        message = ChatCompletionResponseMessage.from_dict({"content": "x"})
+        for name in ("content", "text", "reasoning", "not_a_field"):
+            with self.assertRaises(dataclasses.FrozenInstanceError):
+                setattr(message, name, "y")
+        with self.assertRaises(dataclasses.FrozenInstanceError):
+            del message.content
 
     def test_assignment_raises_frozen_instance_error(self):
         r = Response.from_dict(full_response())
