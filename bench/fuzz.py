@@ -19,14 +19,28 @@ A case is one of:
 - stream:  random server-sent-events text given to iter_chunks() and accumulate();
 - chunks:  a list of (mutated) chunk documents given to accumulate();
 - handbuilt: a parsed seed with one field somewhere replaced, as a test double would be built,
-           by a random JSON or Python value, a list or tuple of models, or another model.
+           by a random JSON or Python value, a list or tuple of models, or another model;
+- hostile: a large adversarial input built cheaply (HOSTILE_MIN_BYTES to HOSTILE_MAX_BYTES
+           characters, log-uniform): long keys over long arrays of bad values, more bad items
+           than MAX_KEPT_PROBLEMS, nesting near json's limit (or, built in Python, past
+           MAX_DEPTH) with problems at the bottom, huge error bodies and error events, huge
+           documents under the lenient floor, long streams ending in an error; given to
+           from_dict(), loads()/loads_chunk(), iter_chunks() or accumulate(), and held to the
+           time bound of check 4 and the memory bound of check 16.
+
+Mutate and text cases start from an error body (../shared/corpus/errors, and a few built in) now
+and then, so that mutations turn error bodies into documents and documents into error bodies.
 
 Checks, per case:
 
-1. nothing but ValidationError (or its subclass StreamError) escapes;
+1. nothing but ValidationError (or its subclasses APIError and StreamError) escapes;
 2. an accepted document comes back from to_dict() equal to the input: same JSON types (bool is
    not int), numbers equal by value (an integral float in an integer field may come back as int),
    NaN matching NaN; an accumulated stream survives to_dict() -> from_dict() -> to_dict();
+   and (documents up to KEYS_CHECK_BYTES) every model in it reports as present_keys() exactly
+   the known keys its JSON object had and as null_keys() those of them that were null (an empty
+   instance standing for a missing or null object reports none); an object built by hand
+   reports the known keys its to_dict() writes;
 3. what strict mode accepts, lenient mode accepts too;
 4. the parse takes no longer than TIME_PER_BYTE per input byte + TIME_FIXED (re-measured before
    it counts);
@@ -41,10 +55,39 @@ Checks, per case:
    it into something json.dumps() writes whenever its odd value is JSON-like, and from_dict()
    of that accepts it or raises ValidationError;
 11. a stream read from pieces of its text (bytes cut anywhere, a file, one str or bytes)
-   decides, and accumulates, exactly as its whole text does.
+   decides, and accumulates, exactly as its whole text does;
+12. (2.0) from_dict(), loads() and loads_chunk() of the two top-level models raise APIError, in
+   both modes, exactly when the document is an error body: a dict whose "error" is not null, or
+   whose "object" is "error" and that has no "choices"; its .error is the provider's value (the
+   "error" value or the whole flat body, the very object given to from_dict()), .message, .code
+   and .type are read from it, and it has one problem, at <root>;
+13. (2.0) every rejection, whatever raised it, has 1..MAX_KEPT_PROBLEMS problems, unkept only once
+   MAX_KEPT_PROBLEMS are kept, every path at most MAX_PATH characters, every message at most
+   MESSAGE_BOUND, and str() at most STR_BOUND characters (MAX_LISTED_PROBLEMS listed problems,
+   each a path shown in MAX_SHOWN_PATH + 3 and a message, and a last line); hostile cases built
+   with n bad items also check that len(errors) + unkept counts every problem (the count for
+   n items follows from the counts for 1 and 2);
+14. (2.0) strict mode never accepts a document (or a stream chunk) holding NaN or an infinity
+   anywhere; and a document lenient mode accepts (up to NON_FINITE_MAX_BYTES) is accepted again,
+   by lenient mode, with one of its non-integral floats (or, lacking one, a new unknown root key)
+   made NaN, Infinity or -Infinity, and round-trips with that value, while strict refuses it;
+15. (2.0) a top-level document (or stream chunk) that lenient mode accepts has at least one
+   known key (present_keys() is not empty), and is none of what the floor refuses: no known
+   key, a request body (messages and no choices), a Responses API event (a str "type" and
+   sequence_number, no choices), another API's object ("object" a non-empty str not starting
+   with "chat.completion" and not "text_completion", no choices), or the other top-level
+   model's object without a choice that has this model's own key (message / delta);
+16. (2.0) bounded cost of rejections: every MEMORY_MEASURE_EVERY-th case whose parse rejects,
+   and every hostile case, parses again under tracemalloc, whose peak must stay within
+   MEMORY_FIXED + MEMORY_PER_BYTE per input byte (+ MEMORY_PER_LEVEL per level of nesting,
+   which values built in Python can have thousands of in a few bytes each); such a rejection
+   also pickles to an equal exception (type, problems, unkept, and .error/.message/.code/.type
+   for APIError, .chunks for StreamError).
 
 Seeds are a few documents written below and, when ../shared/corpus exists beside the repository,
-every responses/*.json and every data line of streams/*.sse (read in place).
+every responses/*.json, errors/*.json and every data line of streams/*.sse (read in place).
+A failure whose cause is already known (see KNOWN_FINDINGS) is still counted as a failure, and
+shown once per kind of failure and cause, so that one known cause does not hide the others.
 Standard library only.  Exit status 1 if any check failed, else 0.
 """
 
@@ -62,12 +105,14 @@ import os
 import pickle
 import platform
 import random
+import re
 import reprlib
 import sys
 import time
 import traceback
+import tracemalloc
 from types import MappingProxyType
-from typing import Any, Callable, Counter, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Counter, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
 try:
     import resource  # Unix only: memory limits and peak memory
@@ -87,12 +132,13 @@ DEFAULT_SEED = 0
 CORPUS_DIR = os.path.join(REPO_ROOT, "..", "shared", "corpus")
 
 # Kinds of case and how often each is built.
-CASE_KINDS = ("mutate", "random", "python", "text", "stream", "chunks", "handbuilt")
-CASE_WEIGHTS = (48, 6, 8, 14, 15, 9, 6)
+CASE_KINDS = ("mutate", "random", "python", "text", "stream", "chunks", "handbuilt", "hostile")
+CASE_WEIGHTS = (48, 6, 8, 14, 15, 9, 6, 0.2)
 
 STRICT_CHANCE = 0.5  # a case parses in strict mode, else lenient
 CROSS_MODEL_CHANCE = 0.1  # a response seed goes to the chunk model, or the other way round
 CORPUS_CHANCE = 0.5  # a seed comes from the corpus (when there is one), else from the built-in ones
+ERROR_SEED_CHANCE = 0.04  # a mutate or text case starts from an error body
 MIN_MUTATIONS = 1
 MAX_MUTATIONS = 4
 
@@ -138,6 +184,41 @@ OBJECTS_GROWTH = 100_000
 MEMORY_STOP = 4 << 30
 MEMORY_CAP = 8 << 30
 
+# The rules of 2.0 (read from the module, so that the checks follow its limits).
+MAX_KEPT_PROBLEMS = cc.MAX_KEPT_PROBLEMS
+MAX_LISTED_PROBLEMS = cc.MAX_LISTED_PROBLEMS
+MAX_PATH = cc.MAX_PATH
+MAX_SHOWN_PATH = cc.MAX_SHOWN_PATH
+MAX_SHOWN_MESSAGE = cc.MAX_SHOWN_MESSAGE
+# The longest problem message: the floor lists five keys of the document, an API error its
+# server's message and code, each shortened to MAX_SHOWN_MESSAGE; 200 more for the words around.
+MESSAGE_BOUND = 5 * (MAX_SHOWN_MESSAGE + 4) + 200
+# str(ValidationError): MAX_LISTED_PROBLEMS problems, each its path shown in MAX_SHOWN_PATH + 3
+# characters, ": " and a message; a newline each, and the "... and N more problems" line.
+STR_BOUND = MAX_LISTED_PROBLEMS * (MAX_SHOWN_PATH + 3 + 2 + MESSAGE_BOUND + 1) + 100
+KEYS_CHECK_BYTES = 100_000  # present_keys()/null_keys() are compared for documents up to this size
+NON_FINITE_MAX_BYTES = 100_000  # the NaN/Infinity variant is tried on accepted documents up to this size
+NON_FINITE_VALUES = (float("nan"), float("inf"), float("-inf"))
+NON_FINITE_KEY = "fuzz_non_finite"
+
+# Memory of a rejection: every MEMORY_MEASURE_EVERY-th case whose parse rejects (and every
+# hostile case) parses again under tracemalloc; its peak must stay under
+# MEMORY_FIXED + MEMORY_PER_BYTE * input size.  (Decoding JSON text alone takes up to about 30
+# bytes per byte: a one-key dict is 184 bytes for 8 bytes of text.)
+MEMORY_MEASURE_EVERY = 200
+MEMORY_PER_BYTE = 100
+MEMORY_FIXED = 4 << 20
+# ... and, for an input nested deeper than that allows, MEMORY_PER_LEVEL per level of nesting: a
+# problem deep down gets a path of up to MAX_PATH characters (4 bytes each at worst) made for every
+# level above it.  Values built in Python nest up to MAX_DEPTH levels in a few bytes per level.
+MEMORY_PER_LEVEL = 4 * MAX_PATH + 400
+
+# Hostile cases: the input's size is drawn log-uniformly from this range (bytes).
+HOSTILE_MIN_BYTES = 16_000
+HOSTILE_MAX_BYTES = 1_000_000
+HOSTILE_MAX_DEPTH = 900  # nesting in JSON text: json.loads stops near the recursion limit (1000)
+HOSTILE_MAX_ITEMS = 30_000  # bad items at most (tracemalloc makes each of their allocations slow)
+
 SHOWN_FAILURES = 5
 MORE_DISTINCT_EXCEPTIONS = 15  # also keep the first case of this many further distinct exceptions
 PREVIEW_CHARS = 300
@@ -154,16 +235,44 @@ FAILURE_KINDS = {
     "accumulate": "accumulate() refused chunks that each parse",
     "pieces": "a stream read otherwise in pieces than as its whole text",
     "slow": f"slower than {TIME_PER_BYTE * 1e6:g} us/byte + {TIME_FIXED * 1e3:g} ms",
+    "api-error": "APIError raised for a document that is no error body, or not raised for one, "
+                 "or not holding the provider's error",
+    "problems": f"a rejection with no problem or more than {MAX_KEPT_PROBLEMS}, problems miscounted, a path "
+                f"over {MAX_PATH} chars, a message over {MESSAGE_BOUND}, or str() over {STR_BOUND}",
+    "non-finite": "strict accepted NaN or Infinity, or lenient refused a document for a NaN or Infinity alone",
+    "floor": "lenient accepted a top-level document that is plainly not a chat completion",
+    "present-keys": "present_keys() or null_keys() differ from the keys the JSON had",
+    "rejection-memory": f"a rejection's peak memory over {MEMORY_PER_BYTE} bytes/byte + {MEMORY_FIXED >> 20} MB",
+    "hostile": "a hostile input accepted, or refused otherwise than it must be",
+    "pickle-error": "a ValidationError that does not pickle to an equal one",
     "memory": f"live objects growing by more than {OBJECTS_GROWTH} over the run (a leak)",
     "seed": "built-in seeds rejected",
     "fuzzer": "errors in this script itself (not in the module)",
 }
+
+# Causes already found and written up in /work/scratch/fuzz-findings.md: (name, category, a test of
+# the failure's message).  A failure they match is still a failure; it is shown once per cause.
+KNOWN_FINDINGS: Tuple[Tuple[str, str, Callable[[str], bool]], ...] = (
+    ("F1 iter_chunks()/accumulate() prefix paths past MAX_PATH", "problems",
+     lambda message: message.startswith(("stream", "chunks")) and "path of" in message),
+    ("F2 the floor's message quotes keys JSON-escaped after shortening them", "problems",
+     lambda message: "message of" in message and ("none of its keys" in message or "(\"object\":" in message
+                                                  or "(\"type\":" in message)),
+)
 
 MODELS: Dict[str, Any] = {
     "response": cc.CreateChatCompletionResponse,
     "chunk": cc.CreateChatCompletionStreamResponse,
 }
 TEXT_PARSERS: Dict[str, Callable[..., Any]] = {"response": cc.loads, "chunk": cc.loads_chunk}
+# The known keys of every model class (a null instance's class is a subclass: looked up by MRO).
+MODEL_KEYS: Dict[type, FrozenSet[str]] = {
+    model: frozenset(f.name for f in dataclasses.fields(model) if f.name != "extra")
+    for name in cc.__all__ for model in [getattr(cc, name)]
+    if isinstance(model, type) and dataclasses.is_dataclass(model)}
+# The floor, per top-level model: the other model's "object", and the key a choice of this model has.
+FLOOR_RULES: Dict[str, Tuple[str, str]] = {"response": ("chat.completion.chunk", "message"),
+                                           "chunk": ("chat.completion", "delta")}
 
 # --------------------------------------------------------------------------- interesting values
 
@@ -343,6 +452,23 @@ def builtin_chunks() -> Dict[str, Any]:
     }
 
 
+def builtin_errors() -> Dict[str, Any]:
+    """Error bodies, each of which both models refuse with APIError in both modes."""
+    return {
+        "error_openai": {"error": {"message": "The model `gpt-5` does not exist or you do not have access to it.",
+                                   "type": "invalid_request_error", "param": None, "code": "model_not_found"}},
+        "error_int_code": {"error": {"message": "Rate limit exceeded", "code": 429,
+                                     "metadata": {"headers": {"X-RateLimit-Limit": "20"}}}, "user_id": "u_1"},
+        "error_string": {"error": "Internal Server Error"},
+        "error_vllm_flat": {"object": "error", "message": "This model's maximum context length is 4096 tokens.",
+                            "type": "BadRequestError", "param": None, "code": 400},
+        "error_midstream_chunk": _chunk([_delta({"content": ""}, "error")],
+                                        error={"message": "Provider disconnected", "code": 502}),
+        "error_in_response": dict(builtin_responses()["response_minimal"],
+                                  error={"message": "partial response", "type": "server_error"}),
+    }
+
+
 LENIENT_ONLY_SEEDS = frozenset({"chunk_content_parts", "chunk_thinking_parts", "chunk_thinking_parts_more"})
 
 # --------------------------------------------------------------------------- seeds and cases
@@ -355,8 +481,9 @@ class Seed(NamedTuple):
 
 
 class Seeds(NamedTuple):
-    builtin: Dict[str, List[Seed]]  # by kind
+    builtin: Dict[str, List[Seed]]  # by kind: "response", "chunk", "error"
     corpus_responses: List[Seed]
+    corpus_errors: List[Seed]
     corpus_streams: List[Tuple[str, List[str]]]  # (file name, chunk JSON texts in stream order)
     skipped_lines: int  # corpus data lines that are not JSON
 
@@ -398,6 +525,11 @@ class Tally:
     worst_rate: Tuple[float, int, int] = (0.0, 0, -1)  # (us/byte, size, case)
     worst_time: Tuple[float, int, int] = (0.0, 0, -1)  # (seconds, size, case)
     worst_share: Tuple[float, int, int] = (0.0, 0, -1)  # (time / bound, size, case)
+    worst_memory: Tuple[float, int, int, int] = (0.0, 0, -1, 0)  # (bytes/byte, size, case, peak bytes)
+    worst_memory_share: Tuple[float, int, int, int] = (0.0, 0, -1, 0)  # (peak / bound, size, case, peak bytes)
+    worst_hostile_rate: Tuple[float, int, int] = (0.0, 0, -1)  # (us/byte, size, case)
+    coverage: Counter[str] = dataclasses.field(default_factory=collections.Counter)  # what the 2.0 checks saw
+    last_elapsed: float = 0.0  # the time of the last primary parse
     memory_base: Optional[Tuple[int, int, int]] = None  # (live objects, resident bytes, after case)
     memory_peak: int = 0
     stopped: str = ""  # why the run stopped before its cases or seconds were used up
@@ -408,12 +540,15 @@ class Tally:
 
 
 def load_seeds() -> Seeds:
-    builtin: Dict[str, List[Seed]] = {"response": [], "chunk": []}
+    builtin: Dict[str, List[Seed]] = {"response": [], "chunk": [], "error": []}
     for name, document in builtin_responses().items():
         builtin["response"].append(Seed("builtin:" + name, "response", json.dumps(document)))
     for name, document in builtin_chunks().items():
         builtin["chunk"].append(Seed("builtin:" + name, "chunk", json.dumps(document)))
+    for name, document in builtin_errors().items():
+        builtin["error"].append(Seed("builtin:" + name, "error", json.dumps(document)))
     responses: List[Seed] = []
+    errors: List[Seed] = []
     streams: List[Tuple[str, List[str]]] = []
     skipped = 0
     if os.path.isdir(CORPUS_DIR):
@@ -422,6 +557,11 @@ def load_seeds() -> Seeds:
             if name.endswith(".json"):
                 with open(os.path.join(folder, name), encoding="utf-8") as stream:
                     responses.append(Seed("corpus:responses/" + name, "response", stream.read()))
+        folder = os.path.join(CORPUS_DIR, "errors")
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            if name.endswith(".json"):
+                with open(os.path.join(folder, name), encoding="utf-8") as stream:
+                    errors.append(Seed("corpus:errors/" + name, "error", stream.read()))
         folder = os.path.join(CORPUS_DIR, "streams")
         for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
             if not name.endswith(".sse"):
@@ -440,7 +580,7 @@ def load_seeds() -> Seeds:
                     texts.append(data)
             if texts:
                 streams.append((name, texts))
-    return Seeds(builtin, responses, streams, skipped)
+    return Seeds(builtin, responses, errors, streams, skipped)
 
 
 def pick_seed(rng: random.Random, seeds: Seeds, kind: str) -> Seed:
@@ -451,7 +591,17 @@ def pick_seed(rng: random.Random, seeds: Seeds, kind: str) -> Seed:
             name, texts = rng.choice(seeds.corpus_streams)
             index = rng.randrange(len(texts))
             return Seed(f"corpus:streams/{name}:{index}", "chunk", texts[index])
+        if kind == "error" and seeds.corpus_errors:
+            return rng.choice(seeds.corpus_errors)
     return rng.choice(seeds.builtin[kind])
+
+
+def pick_document_seed(rng: random.Random, seeds: Seeds) -> Tuple[Seed, str]:
+    """A seed for a mutate or text case, and the model it is given to."""
+    if rng.random() < ERROR_SEED_CHANCE:
+        return pick_seed(rng, seeds, "error"), rng.choice(("response", "chunk"))
+    seed = pick_seed(rng, seeds, rng.choice(("response", "chunk")))
+    return seed, other_model(seed.kind) if rng.random() < CROSS_MODEL_CHANCE else seed.kind
 
 
 # --------------------------------------------------------------------------- random values
@@ -571,7 +721,7 @@ def python_value(rng: random.Random) -> Tuple[Any, str, bool]:
     if choice == 15:
         return cc.FinishReason.STOP, "str enum member", False
     if choice == 16:
-        return cc.MISSING, "MISSING", False
+        return cc.FunctionCall(name="x"), "model instance", False
     if choice == 17:
         return MappingProxyType({"a": 1}), "mappingproxy", False
     if choice == 18:
@@ -896,8 +1046,7 @@ def other_model(kind: str) -> str:
 
 
 def build_mutate(rng: random.Random, number: int, seeds: Seeds) -> Case:
-    seed = pick_seed(rng, seeds, rng.choice(("response", "chunk")))
-    model = other_model(seed.kind) if rng.random() < CROSS_MODEL_CHANCE else seed.kind
+    seed, model = pick_document_seed(rng, seeds)
     notes = [f"seed {seed.name}"]
     document = mutate(rng, json.loads(seed.text), rng.randint(MIN_MUTATIONS, MAX_MUTATIONS), notes)
     case = document_case(number, "mutate", model, rng.random() < STRICT_CHANCE, document, notes)
@@ -1013,8 +1162,7 @@ def encode_text(rng: random.Random, text: str) -> Tuple[Any, str]:
 
 
 def build_text(rng: random.Random, number: int, seeds: Seeds) -> Case:
-    seed = pick_seed(rng, seeds, rng.choice(("response", "chunk")))
-    model = other_model(seed.kind) if rng.random() < CROSS_MODEL_CHANCE else seed.kind
+    seed, model = pick_document_seed(rng, seeds)
     notes = [f"seed {seed.name}"]
     document = mutate(rng, json.loads(seed.text), rng.randint(0, 2), notes)
     text = serialize(rng, document)
@@ -1213,8 +1361,9 @@ def build_chunks(rng: random.Random, number: int, seeds: Seeds) -> Case:
         if rng.random() < 0.5:
             documents.insert(index + 1, documents[index])
             notes.append(f"chunk {index + 1}: the same object as chunk {index}")
+    # Each chunk's size on its own: a value that several chunks share is read once per chunk.
     return Case(number, "chunks", "chunks", False, documents, documents, "; ".join(notes),
-                json_size(documents), not cyclic)
+                sum(json_size(document) for document in documents) + len(documents), not cyclic)
 
 
 def models_in(obj: Any) -> List[Tuple[Any, ...]]:
@@ -1291,9 +1440,343 @@ def build_handbuilt(rng: random.Random, number: int, seeds: Seeds) -> Case:
     return Case(number, "handbuilt", seed.kind, False, (built, writable), label, notes, len(seed.text), False)
 
 
+# --------------------------------------------------------------------------- hostile cases
+
+NO_MESSAGE = object()  # a Hostile that does not say what .message must be
+
+
+class Hostile(NamedTuple):
+    """A large adversarial input.  ``make(n)`` builds it with n bad parts, so that (when ``counted``)
+    the number of problems for n follows from the numbers for 1 and 2."""
+
+    name: str  # which builder, and how
+    form: str  # "from_dict", "loads", "stream" (iter_chunks() then accumulate()) or "chunks" (accumulate())
+    model: str  # "response" or "chunk"
+    strict: bool
+    make: Callable[[int], Any]
+    n: int
+    expect: str  # "problems", "api" (APIError), "stream-error" (StreamError) or "floor" (one problem, at <root>)
+    counted: bool
+    message: Any = NO_MESSAGE  # the .message an APIError or StreamError must have
+    chunks: int = -1  # the number of chunks a StreamError must hold (when not -1)
+
+
+SKELETON_TEXTS = {"response": json.dumps(builtin_responses()["response_minimal"]),
+                  "chunk": json.dumps(_chunk([_delta({"content": "x"})]))}
+HOSTILE_CHARS = ("k", "é", "😀", '"', "\\", "\u2028", "a b", "\u0000")
+
+
+def skeleton(model: str) -> Dict[str, Any]:
+    """A small document of the model that strict mode accepts."""
+    document: Dict[str, Any] = json.loads(SKELETON_TEXTS[model])
+    return document
+
+
+def in_form(form: str, make_document: Callable[[int], Any]) -> Callable[[int], Any]:
+    """``make_document`` turned into a maker of the input the form takes."""
+    if form == "loads":
+        return lambda n: json.dumps(make_document(n))
+    if form == "stream":
+        return lambda n: "data: " + json.dumps(make_document(n)) + "\n\ndata: [DONE]\n\n"
+    if form == "chunks":
+        return lambda n: [make_document(n)]
+    return make_document
+
+
+def pick_form(rng: random.Random, model: str, strict: bool, forms: Sequence[str] = ()) -> str:
+    if not forms:
+        forms = ("from_dict", "loads") if model == "response" else ("from_dict", "loads", "stream", "chunks")
+    if strict:  # accumulate() of documents reads them in lenient mode
+        forms = [form for form in forms if form != "chunks"] or ["from_dict"]
+    return rng.choice(list(forms))
+
+
+def long_text(rng: random.Random, length: int) -> str:
+    block = rng.choice(HOSTILE_CHARS)
+    return (block * (length // len(block) + 1))[:max(1, length)]
+
+
+def moderation_with(field: str, value: Any) -> Dict[str, Any]:
+    results = {"type": "moderation_results", "model": "m", "results": [{
+        "type": "moderation_result", "model": "m", "flagged": False, "categories": {}, "category_scores": {},
+        "category_applied_input_types": {}}]}
+    results["results"][0][field] = value  # type: ignore[index]
+    return {"input": results, "output": json.loads(json.dumps(results))}
+
+
+# Where the n bad items go: (model or "any", place, item).
+ITEM_PLACES: Tuple[Tuple[str, str, Any], ...] = (
+    ("response", "choices", {"index": "x"}),
+    ("response", "choices", 7),
+    ("response", "logprobs", {"token": 1, "logprob": -1.5, "bytes": None, "top_logprobs": []}),
+    ("response", "tool_calls", {"id": "c", "type": "function", "function": {"name": 5, "arguments": "{}"}}),
+    ("response", "annotations", {"type": "url_citation",
+                                 "url_citation": {"start_index": "a", "end_index": 1, "url": "u", "title": "t"}}),
+    ("response", "scores", "high"),
+    ("response", "metadata", 1),
+    ("chunk", "choices", {"index": 0, "delta": {"role": 5}}),
+    ("chunk", "tool_calls", {"index": "a"}),
+    ("any", "bytes", "x"),
+    ("any", "bytes", 1.5),
+    ("any", "nan", float("nan")),  # strict only
+)
+
+
+def place_items(document: Dict[str, Any], model: str, place: str, item: Any, n: int, key: str) -> None:
+    """Put n copies of ``item`` (or n keys holding it) at ``place`` in a skeleton document."""
+    choice = document["choices"][0]
+    if place == "choices":
+        document["choices"] = [item] * n
+    elif place == "logprobs":
+        choice["logprobs"] = {"content": [item] * n, "refusal": None}
+    elif place == "tool_calls":
+        choice["message" if model == "response" else "delta"]["tool_calls"] = [item] * n
+    elif place == "annotations":
+        choice["message"]["annotations"] = [item] * n
+    elif place == "scores":
+        document["moderation"] = moderation_with("category_scores", {f"c{i}": item for i in range(n)})
+    elif place == "metadata":
+        document["metadata"] = {f"{i}:{key}": item for i in range(n)}
+    elif place == "bytes":
+        choice["logprobs"] = {"content": [{"token": "t", "logprob": -1.0, "bytes": [item] * n, "top_logprobs": []}],
+                              "refusal": None}
+    else:
+        document["x"] = [item] * n
+
+
+def hostile_items(rng: random.Random, target: int) -> Hostile:
+    """More bad items than MAX_KEPT_PROBLEMS (or as many as the size allows), at a known field."""
+    model_of, place, item = rng.choice(ITEM_PLACES)
+    model = rng.choice(("response", "chunk")) if model_of == "any" else model_of
+    strict = place == "nan" or rng.random() < 0.3
+    key = long_text(rng, rng.choice((1, 100, 2_000))) if place == "metadata" else ""
+    form = pick_form(rng, model, strict)
+    each = len(json.dumps(item)) + 2 + (len(key) + 8 if place in ("metadata", "scores") else 0)
+    n = max(1, min(HOSTILE_MAX_ITEMS, target // each))
+
+    def make(count: int) -> Any:
+        document = skeleton(model)
+        place_items(document, model, place, item, count, key)
+        return document
+    return Hostile(f"items: {n} x {short(item)} at {place}" + (f", keys of {len(key)} chars" if key else ""),
+                   form, model, strict, in_form(form, make), n, "problems", True)
+
+
+def key_chain(keys: Sequence[str], bottom: Any) -> Any:
+    value = bottom
+    for key in reversed(keys):
+        value = {key: value}
+    return value
+
+
+def hostile_long_keys(rng: random.Random, target: int) -> Hostile:
+    """Long keys over a long array of bad values: every problem's path runs through the keys."""
+    model = rng.choice(("response", "chunk"))
+    length = int(math.exp(rng.uniform(math.log(1_000), math.log(max(2_000, target // 2)))))
+    depth = rng.randint(1, 6)
+    keys = [f"{level}{long_text(rng, length // depth)}" for level in range(depth)]
+    style = rng.choice(("nan", "python", "input types"))
+    bottom_item: Any
+    if style == "nan":  # strict: NaN is no JSON
+        strict, bottom_item, each = True, float("nan"), 5
+        form = pick_form(rng, model, strict)
+    elif style == "python":  # lenient: values JSON cannot hold
+        strict, bottom_item, each, form = False, rng.choice((set(), b"x", (1,))), 16, "from_dict"
+    else:  # lenient, JSON: category_applied_input_types {long key: [1, 1, ...]}
+        model, strict, bottom_item, each = "response", rng.random() < 0.3, 1, 2
+        form = pick_form(rng, model, strict)
+    n = max(1, min(HOSTILE_MAX_ITEMS, (target - length) // each))
+
+    def make(count: int) -> Any:
+        document = skeleton(model)
+        if style == "input types":
+            document["moderation"] = moderation_with("category_applied_input_types",
+                                                     key_chain(keys[:1], [bottom_item] * count))
+        else:
+            document["x"] = key_chain(keys, [bottom_item] * count)
+        return document
+    return Hostile(f"long keys: {depth} of {length // depth} chars over {n} x {short(bottom_item)} ({style})",
+                   form, model, strict, in_form(form, make), n, "problems", True)
+
+
+def hostile_deep(rng: random.Random, target: int) -> Hostile:
+    """Nesting near json's limit (JSON text), or past MAX_DEPTH (built in Python), with bad values
+    at the bottom."""
+    model = rng.choice(("response", "chunk"))
+    key = long_text(rng, rng.choice((1, 10, 200, 2_000)))
+    if rng.random() < 0.6:  # JSON text, strict, NaN at the bottom
+        depth = rng.randint(50, HOSTILE_MAX_DEPTH)
+        style = rng.choice(("dict", "list", "mixed"))
+        opening, closing = [], []
+        for level in range(depth):
+            if style == "list" or (style == "mixed" and level % 2):
+                opening.append("[")
+                closing.append("]")
+            else:
+                opening.append("{" + json.dumps(key) + ": ")
+                closing.append("}")
+        prefix, suffix = "".join(opening), "".join(reversed(closing))
+        n = max(1, min(HOSTILE_MAX_ITEMS, (target - len(prefix) - len(suffix)) // 5))
+        head = SKELETON_TEXTS[model][:-1] + ', "x": ' + prefix
+
+        def text(count: int) -> str:
+            return head + "[" + ", ".join(["NaN"] * count) + "]" + suffix + "}"
+        form = pick_form(rng, model, True)
+        if form == "loads":
+            make: Callable[[int], Any] = text
+        elif form == "stream":
+            make = lambda count: "data: " + text(count) + "\n\n"  # noqa: E731
+        else:
+            make = lambda count: json.loads(text(count))  # noqa: E731
+        return Hostile(f"deep: {depth} levels ({style}) of keys of {len(key)} chars over {n} NaN",
+                       form, model, True, make, n, "problems", True)
+    # Built in Python: lenient, values JSON cannot hold at the bottom; past MAX_DEPTH, one problem.
+    past = rng.random() < 0.3
+    depth = rng.randint(MAX_DEPTH + 10, MAX_DEPTH + 2_000) if past else rng.randint(1_000, MAX_DEPTH - 100)
+    n = max(1, min(HOSTILE_MAX_ITEMS, (target - depth * (len(key) + 4)) // 16))
+    item: Any = rng.choice((set(), b"x", (1,)))
+
+    def build(count: int) -> Any:
+        value: Any = [item] * count
+        for _ in range(depth):
+            value = {key: value}
+        document = skeleton(model)
+        document["x"] = value
+        return document
+    return Hostile(f"deep: {depth} levels built in Python, keys of {len(key)} chars, over {n} x {short(item)}",
+                   "from_dict", model, False, build, n, "problems", not past)
+
+
+def hostile_error(rng: random.Random, target: int) -> Hostile:
+    """An error body (or an error event) with a huge message, code or value."""
+    model = rng.choice(("response", "chunk"))
+    strict = rng.random() < 0.5
+    message = long_text(rng, target)
+    shape = rng.randrange(7)
+    expected: Any = message
+    if shape == 0:
+        code = rng.choice((long_text(rng, min(target, 100_000)), 500, None, 429.0, True))
+        document: Any = {"error": {"message": message, "type": "server_error", "code": code}}
+    elif shape == 1:
+        document = {"error": message}
+    elif shape == 2:
+        document = {"object": "error", "message": message, "type": "BadRequestError", "code": 400}
+    elif shape == 3:
+        count = max(1, target // 40)
+        document = {"error": {"code": 400, "details": [{"reason": "x" * 20, "i": 1}] * count}}
+        expected = None
+    elif shape == 4:
+        document = skeleton(model)
+        document["error"] = {"message": message, "code": "overloaded"}
+    elif shape == 5:
+        document = {"error": {"message": message}, "choices": "not a list", "id": 7}
+    else:  # an error event in a stream, after a chunk
+        chunk = json.dumps(skeleton("chunk"))
+        text = f"data: {chunk}\n\nevent: error\ndata: {message}\n\n"
+        return Hostile(f"error: an error event of {len(message)} chars", "stream", "chunk", strict,
+                       lambda n: text, 1, "stream-error", False, message, 1)
+    forms = ("from_dict", "loads", "stream") if model == "chunk" else ("from_dict", "loads")
+    form = rng.choice(forms)
+    text_of = json.dumps(document)
+    if form == "loads":
+        make: Callable[[int], Any] = lambda n: text_of  # noqa: E731
+    elif form == "stream":
+        make = lambda n: "data: " + text_of + "\n\n"  # noqa: E731
+    else:
+        make = lambda n: document  # noqa: E731
+    return Hostile(f"error: shape {shape}, a message of {len(message)} chars", form, model, strict, make, 1,
+                   "stream-error" if form == "stream" else "api", False, expected)
+
+
+def hostile_floor(rng: random.Random, target: int) -> Hostile:
+    """A large document plainly not a chat completion: lenient mode refuses it with one problem."""
+    model = rng.choice(("response", "chunk"))
+    strict = rng.random() < 0.2
+    shape = rng.randrange(7)
+    if shape == 0:  # no known key: a few huge keys
+        count = rng.randint(1, 8)
+        length = max(1, target // count)
+        keys = [f"{i}{long_text(rng, length)}" for i in range(count)]
+        make: Callable[[int], Any] = lambda n: {key: [1, 2] for key in keys}  # noqa: E731
+    elif shape == 1:  # a Responses API event with a huge delta
+        delta = long_text(rng, target)
+        make = lambda n: {"type": "response.output_text.delta", "sequence_number": 7,  # noqa: E731
+                          "item_id": "msg_1", "delta": delta}
+    elif shape == 2:  # ... with a huge type
+        kind = long_text(rng, target)
+        make = lambda n: {"type": kind, "sequence_number": 1}  # noqa: E731
+    elif shape == 3:  # another API's object: a huge embeddings list, or a huge "object"
+        if rng.random() < 0.5:
+            count = max(1, target // 700)
+            item = {"object": "embedding", "index": 0, "embedding": [0.0125] * 64}
+            make = lambda n: {"object": "list", "data": [item] * count,  # noqa: E731
+                              "model": "text-embedding-3-small"}
+        else:
+            kind = "x" + long_text(rng, target)
+            make = lambda n: {"object": kind, "id": "x"}  # noqa: E731
+    elif shape == 4:  # a request body
+        count = max(1, target // 60)
+        make = lambda n: {"model": "gpt-4o", "stream": True,  # noqa: E731
+                          "messages": [{"role": "user", "content": "What is the weather? " * 2}] * count}
+    else:  # the other model's documents
+        count = max(1, target // 90)
+        if model == "response":
+            choice: Any = {"index": 0, "delta": {"content": "Hello there, how are you?"}, "finish_reason": None}
+            head = skeleton("chunk")
+        else:
+            choice = {"index": 0, "message": {"role": "assistant", "content": "Hello there"}, "finish_reason": "stop"}
+            head = skeleton("response")
+
+        def make(n: int) -> Any:
+            document = json.loads(json.dumps(head))
+            document["choices"] = [choice] * count
+            return document
+    form = rng.choice(("from_dict", "loads"))
+    return Hostile(f"floor: shape {shape}", form, model, strict, in_form(form, make), 1,
+                   "problems" if strict else "floor", False)
+
+
+def hostile_stream(rng: random.Random, target: int) -> Hostile:
+    """Many good chunks, then a bad one or an error event."""
+    chunk = SKELETON_TEXTS["chunk"]
+    count = max(1, target // (len(chunk) + 8))
+    strict = rng.random() < 0.3
+    body = f"data: {chunk}\n\n" * count
+    if rng.random() < 0.5:
+        message = long_text(rng, rng.choice((10, 1_000, 100_000)))
+        text = body + f"event: error\ndata: {message}\n\n"
+        return Hostile(f"stream: {count} chunks, then an error event", "stream", "chunk", strict,
+                       lambda n: text, 1, "stream-error", False, message, count)
+    text = body + 'data: {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m", ' \
+                  '"choices": [{"index": "bad", "delta": {}}]}\n\n'
+    return Hostile(f"stream: {count} chunks, then a bad one", "stream", "chunk", strict, lambda n: text, 1,
+                   "problems", False)
+
+
+HOSTILE_BUILDERS: Tuple[Callable[[random.Random, int], Hostile], ...] = (
+    hostile_items, hostile_long_keys, hostile_deep, hostile_error, hostile_floor, hostile_stream)
+HOSTILE_WEIGHTS = (4, 3, 3, 3, 2, 1)
+
+
+def hostile_size(form: str, payload: Any) -> int:
+    if isinstance(payload, str):
+        return len(payload.encode("utf-8", "surrogatepass"))
+    return json_size(payload)
+
+
+def build_hostile(rng: random.Random, number: int, seeds: Seeds) -> Case:
+    target = int(math.exp(rng.uniform(math.log(HOSTILE_MIN_BYTES), math.log(HOSTILE_MAX_BYTES))))
+    spec = rng.choices(HOSTILE_BUILDERS, HOSTILE_WEIGHTS)[0](rng, target)
+    payload = spec.make(spec.n)
+    notes = f"{spec.name}; {spec.form}; expect {spec.expect}" + ("" if spec.counted else ", not counted")
+    return Case(number, "hostile", f"{spec.model} {spec.form}", spec.strict, (spec, payload), payload, notes,
+                hostile_size(spec.form, payload), True)
+
+
 BUILDERS: Dict[str, Callable[[random.Random, int, Seeds], Case]] = {
     "mutate": build_mutate, "random": build_random, "python": build_python,
     "text": build_text, "stream": build_stream, "chunks": build_chunks, "handbuilt": build_handbuilt,
+    "hostile": build_hostile,
 }
 
 
@@ -1352,6 +1835,347 @@ def first_difference(expected: Any, actual: Any) -> Optional[str]:
     return None
 
 
+# --------------------------------------------------------------------------- the rules of 2.0
+
+NOT_A_DOCUMENT = object()  # what text decodes to when json.loads refuses it
+
+
+def error_body(document: Any) -> Tuple[bool, Any]:
+    """Whether a decoded document is an error body, and the provider's error value it holds:
+    a dict whose "error" is not null (that value), or whose "object" is "error" and that has no
+    "choices" (the flat form of older vLLM and FastChat: the whole body)."""
+    if not isinstance(document, dict):
+        return False, None
+    error = document.get("error")
+    if error is not None:
+        return True, error
+    if document.get("object") == "error" and "choices" not in document:
+        return True, document
+    return False, None
+
+
+def api_fields_difference(exc: Any, error: Any) -> Optional[str]:
+    """How .message, .code and .type disagree with the provider's error, or None.  Each holds the
+    error's own value where that has the attribute's type, else None."""
+    fields = error if isinstance(error, dict) else {}
+    wanted = {"message": (str,), "code": (str, int), "type": (str,)}
+    for name, types in wanted.items():
+        value = fields.get(name)
+        if name == "message" and isinstance(error, str):
+            value = error
+        ok = isinstance(value, types) and not isinstance(value, bool)
+        got = getattr(exc, name, None)
+        if ok and got != value:
+            return f".{name} is {short(got)}, but the error's is {short(value)}"
+        if not ok and got is not None:
+            return f".{name} is {short(got)}, but the error has no {name} of that type"
+    return None
+
+
+def check_api_error(tally: Tally, case: Case, label: str, status: str, result: Any, document: Any,
+                    same_object: bool) -> None:
+    """APIError exactly when the document is an error body; its .error the provider's value."""
+    if status == "crashed":
+        return
+    expected, error = error_body(document)
+    raised = status == "rejected" and isinstance(result, cc.APIError)
+    if expected:
+        seen = "error bodies refused with APIError" if raised else "error bodies not refused with APIError"
+        tally.coverage[seen] += 1
+    if expected and not raised:
+        detail = f": {type(result).__name__}: {str(result)[:200]}" if status == "rejected" else ""
+        record(tally, "api-error", case, f"{label}: an error body was {status}{detail}")
+        return
+    if raised and not expected:
+        record(tally, "api-error", case, f"{label}: APIError for a document that is no error body: {str(result)[:200]}")
+        return
+    if not raised:
+        return
+    wrong = []
+    if type(result) is not cc.APIError:
+        wrong.append(f"raised {type(result).__name__}, not APIError")
+    if result.error is not error:
+        if same_object:
+            wrong.append(".error is not the very value given (the provider's error as sent)")
+        elif case.timed:
+            difference = first_difference(error, result.error)
+            if difference is not None:
+                wrong.append(f".error differs from the provider's: {difference}")
+    difference = api_fields_difference(result, error)
+    if difference is not None:
+        wrong.append(difference)
+    if len(result.errors) != 1 or result.errors[0].path != "<root>":
+        first = result.errors[0].path[:80] if result.errors else "-"
+        wrong.append(f"{len(result.errors)} problems, the first at {first}")
+    if wrong:
+        record(tally, "api-error", case, f"{label}: " + "; ".join(wrong))
+
+
+def check_rejection(tally: Tally, case: Case, label: str, exc: Any) -> None:
+    """Every rejection: 1..MAX_KEPT_PROBLEMS problems, unkept only past them, short paths,
+    messages and str()."""
+    errors = exc.errors
+    count = len(errors)
+    unkept = exc.unkept
+    if not 1 <= count <= MAX_KEPT_PROBLEMS:
+        record(tally, "problems", case, f"{label}: {count} problems kept (1..{MAX_KEPT_PROBLEMS} expected)")
+    if type(unkept) is not int or unkept < 0 or (unkept and count != MAX_KEPT_PROBLEMS):
+        record(tally, "problems", case, f"{label}: unkept {unkept!r} with {count} problems kept")
+    if not count:
+        return
+    longest = max(errors, key=lambda problem: len(problem.path))
+    if len(longest.path) > MAX_PATH:
+        record(tally, "problems", case, f"{label}: path of {len(longest.path)} characters "
+                                        f"(MAX_PATH {MAX_PATH}): {longest.path[:60]!r}...")
+    longest = max(errors, key=lambda problem: len(problem.message))
+    if len(longest.message) > MESSAGE_BOUND:
+        record(tally, "problems", case, f"{label}: message of {len(longest.message)} characters "
+                                        f"(bound {MESSAGE_BOUND}): {longest.message[:100]!r}...")
+    text = str(exc)
+    if len(text) > STR_BOUND:
+        record(tally, "problems", case, f"{label}: str() of {len(text)} characters (bound {STR_BOUND}): "
+                                        f"{text[:100]!r}...")
+
+
+def has_non_finite(value: Any) -> bool:
+    """Whether a value holds NaN or an infinity anywhere (containers met twice are read once)."""
+    stack = [value]
+    seen = set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, (dict, list, tuple, MappingProxyType)):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            stack.extend(item.values() if isinstance(item, (dict, MappingProxyType)) else item)
+    return False
+
+
+def non_finite_variant(document: Any, number: int) -> Optional[Tuple[Any, str]]:
+    """A copy of an accepted document with one non-integral float (a value in a field that takes
+    floats) made NaN, Infinity or -Infinity; lacking one, with a new unknown root key holding it."""
+    text = json_text(document)
+    if text is None:
+        return None
+    variant = json.loads(text)
+    floats: List[Path] = []
+    stack: List[Tuple[Path, Any]] = [((), variant)]
+    while stack:
+        path, item = stack.pop()
+        if type(item) is float:
+            if math.isfinite(item) and not item.is_integer():
+                floats.append(path)
+        elif type(item) is dict:
+            stack.extend((path + (key,), value) for key, value in item.items())
+        elif type(item) is list:
+            stack.extend((path + (index,), value) for index, value in enumerate(item))
+    value = NON_FINITE_VALUES[number % len(NON_FINITE_VALUES)]
+    if floats:
+        path = floats[number % len(floats)]
+        return set_at(variant, path, value), f"{show_path(path)} made {value}"
+    if isinstance(variant, dict) and NON_FINITE_KEY not in variant:
+        variant[NON_FINITE_KEY] = value
+        return variant, f"{NON_FINITE_KEY} = {value} added"
+    return None
+
+
+def floor_reason(document: Any, model: str) -> Optional[str]:
+    """What the floor under lenient mode refuses this top-level document as (design of 2.0), or None."""
+    if not isinstance(document, dict):
+        return None
+    keys = MODEL_KEYS[MODELS[model]]
+    if not any(isinstance(key, str) and key in keys for key in document):
+        return "a document with no known key"
+    other, own_key = FLOOR_RULES[model]
+    kind = document.get("object")
+    choices = document.get("choices")
+    if isinstance(kind, str) and kind == other and not (isinstance(choices, list) and any(
+            isinstance(choice, dict) and own_key in choice for choice in choices)):
+        return f"the other model's object ({other}, no choice with {own_key!r})"
+    if "choices" in document:
+        return None
+    if isinstance(document.get("type"), str) and "sequence_number" in document:
+        return "a Responses API event (type and sequence_number, no choices)"
+    if "messages" in document:
+        return "a request body (messages, no choices)"
+    if isinstance(kind, str) and kind and not kind.startswith("chat.completion") and kind != "text_completion":
+        return f"another API's object ({short(kind)}, no choices)"
+    return None
+
+
+_KEYS_OF_TYPE: Dict[type, Optional[FrozenSet[str]]] = {}
+
+
+def model_keys(value: Any) -> Optional[FrozenSet[str]]:
+    """The known keys of a model instance (a null instance's class is a subclass), None for a non-model."""
+    kind = type(value)
+    try:
+        return _KEYS_OF_TYPE[kind]
+    except KeyError:
+        pass
+    found = next((MODEL_KEYS[klass] for klass in kind.__mro__ if klass in MODEL_KEYS), None)
+    _KEYS_OF_TYPE[kind] = found
+    return found
+
+
+def keys_difference(parsed: Any, document: Any) -> Optional[str]:
+    """Where present_keys() or null_keys() of a parsed model (or a model inside it) differ from the
+    keys its JSON object had; an object that was null or missing reports no key."""
+    stack: List[Tuple[Any, Any, str]] = [(parsed, document, "")]
+    while stack:
+        obj, data, where = stack.pop()
+        keys = model_keys(obj)
+        if keys is None:
+            continue
+        if isinstance(data, dict):
+            expected = frozenset(key for key in keys if key in data)
+            expected_null = frozenset(key for key in expected if data[key] is None)
+        else:
+            expected = expected_null = frozenset()
+        present, null = obj.present_keys(), obj.null_keys()
+        if present != expected or null != expected_null:
+            return (f"{where or '<root>'}: present_keys() {sorted(present)}, null_keys() {sorted(null)}; "
+                    f"the JSON had {sorted(expected)}, null {sorted(expected_null)}")
+        for key in keys:
+            value = getattr(obj, key)
+            sub = data.get(key) if isinstance(data, dict) else None
+            if model_keys(value) is not None:
+                stack.append((value, sub, f"{where}.{key}"))
+            elif isinstance(value, tuple) and value and model_keys(value[0]) is not None:
+                items = sub if isinstance(sub, list) else []
+                stack.extend((item, items[index] if index < len(items) else None, f"{where}.{key}[{index}]")
+                             for index, item in enumerate(value))
+    return None
+
+
+def check_accepted(tally: Tally, case: Case, label: str, strict: bool, parsed: Any, document: Any,
+                   model: str, reparse: Callable[[Any, bool], Any]) -> None:
+    """The 2.0 checks of an accepted top-level document (``reparse(document, strict)`` parses one
+    the way the case does)."""
+    if strict and has_non_finite(document):
+        record(tally, "non-finite", case, f"{label}: strict accepted a document holding NaN or Infinity")
+    if not parsed.present_keys():
+        record(tally, "floor", case, f"{label}: accepted with no known key present (present_keys() is empty)")
+    reason = floor_reason(document, model)
+    if reason is not None and not error_body(document)[0]:
+        record(tally, "floor", case, f"{label}: accepted {reason}")
+    if case.size <= KEYS_CHECK_BYTES:
+        tally.coverage["present_keys()/null_keys() compared"] += 1
+        difference = keys_difference(parsed, document)
+        if difference is not None:
+            record(tally, "present-keys", case, f"{label}: {difference}")
+    if not strict and case.size <= NON_FINITE_MAX_BYTES:
+        check_non_finite_variant(tally, case, label, document, reparse)
+
+
+def check_non_finite_variant(tally: Tally, case: Case, label: str, document: Any,
+                             reparse: Callable[[Any, bool], Any]) -> None:
+    made = non_finite_variant(document, case.number)
+    if made is None:
+        return
+    variant, note = made
+    tally.coverage["NaN/Infinity variants of accepted documents"] += 1
+    name = f"{label} ({note})"
+    status, result = attempt(tally, case, name, lambda: reparse(variant, False), primary=False)
+    if status == "rejected":
+        record(tally, "non-finite", case, f"{name}: lenient refused it: {str(result)[:200]}")
+    elif status == "accepted":
+        check_round_trip(tally, case, name, result, variant)
+    status, result = attempt(tally, case, name + " strict", lambda: reparse(variant, True), primary=False)
+    if status == "accepted":
+        record(tally, "non-finite", case, f"{name}: strict accepted it")
+
+
+def peak_memory(run: Callable[[], Any]) -> int:
+    """The peak of the memory (tracemalloc) that one call allocates."""
+    tracemalloc.start()
+    try:
+        try:
+            run()
+        except Exception:
+            pass
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def nesting_depth(value: Any) -> int:
+    """How deep a value nests (containers met twice count once); for text, its brackets outside strings."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value).decode("utf-8", "replace")
+    if isinstance(value, str):
+        depth = deepest = 0
+        for char in _JSON_STRING.sub("", value):
+            if char in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif char in "]}":
+                depth = max(0, depth - 1)
+        return deepest
+    deepest = 0
+    seen = set()
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list, tuple, set, frozenset, MappingProxyType)) and id(item) not in seen:
+            seen.add(id(item))
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, (dict, MappingProxyType)) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def check_memory(tally: Tally, case: Case, label: str, run: Callable[[], Any]) -> None:
+    """A rejection's peak memory stays within MEMORY_FIXED + MEMORY_PER_BYTE per input byte (+
+    MEMORY_PER_LEVEL per level of nesting, for inputs nested deeper than that pays for)."""
+    size = case.size
+    bound = MEMORY_FIXED + MEMORY_PER_BYTE * size
+    peak = peak_memory(run)
+    if peak > bound:
+        peak = min(peak, peak_memory(run))  # the first run may have filled caches
+    if peak > bound:
+        shown = case.display if case.kind in ("stream", "hostile") else case.payload
+        bound += MEMORY_PER_LEVEL * min(nesting_depth(shown), MAX_DEPTH + 1)
+    tally.coverage["rejections measured with tracemalloc"] += 1
+    if size >= RATE_MIN_BYTES and peak / size > tally.worst_memory[0]:
+        tally.worst_memory = (peak / size, size, case.number, peak)
+    if peak / bound > tally.worst_memory_share[0]:
+        tally.worst_memory_share = (peak / bound, size, case.number, peak)
+    if peak > bound:
+        record(tally, "rejection-memory", case, f"{label}: peak {peak >> 10} KB for {size} bytes "
+                                                f"(bound {bound >> 10} KB)")
+
+
+def check_pickle(tally: Tally, case: Case, label: str, exc: Any) -> None:
+    """A rejection pickles to an equal exception."""
+    try:
+        again = pickle.loads(pickle.dumps(exc, pickle.HIGHEST_PROTOCOL))
+    except Exception as error:
+        if case.kind not in ("python", "chunks"):  # an error body may hold what pickle refuses
+            record(tally, "pickle-error", case, f"{label}: {type(error).__name__}: {str(error)[:200]}")
+        return
+    wrong = []
+    if type(again) is not type(exc):
+        wrong.append(f"{type(exc).__name__} comes back as {type(again).__name__}")
+    if again.errors != exc.errors or again.unkept != exc.unkept or str(again) != str(exc):
+        wrong.append("errors, unkept or str() differ")
+    if isinstance(exc, cc.APIError):
+        if (again.message, again.code, again.type) != (exc.message, exc.code, exc.type):
+            wrong.append(".message, .code or .type differ")
+        if case.kind not in ("python", "chunks", "handbuilt") and first_difference(exc.error, again.error) is not None:
+            wrong.append(".error differs")
+    if isinstance(exc, cc.StreamError) and len(again.chunks) != len(exc.chunks):
+        wrong.append(".chunks differ")
+    if wrong:
+        record(tally, "pickle-error", case, f"{label}: " + "; ".join(wrong))
+
+
 # --------------------------------------------------------------------------- running cases
 
 
@@ -1360,12 +2184,34 @@ def describe(case: Case) -> str:
     return f"case {case.number}: {case.kind}, {case.model} {mode}: {case.notes}"
 
 
+def known_finding(category: str, message: str) -> Optional[str]:
+    for name, known_category, test in KNOWN_FINDINGS:
+        if known_category == category and test(message):
+            return name
+    return None
+
+
 def record(tally: Tally, category: str, case: Optional[Case], message: str, detail: str = "",
-           what: str = "", shown: Any = None, distinct: bool = False, number: int = -1) -> None:
+           what: str = "", shown: Any = None, signature: Optional[str] = None, number: int = -1) -> None:
+    """Count a failure and keep it for the report: the first SHOWN_FAILURES of each kind, and the
+    first of each further signature (an exception's type and place, a known finding's name);
+    a failure of a known cause is kept only once."""
     tally.failure_counts[category] += 1
+    known = known_finding(category, message)
+    if known is not None:
+        signature = known
+    distinct = False
+    if signature is not None:
+        key = f"{category}: {signature}"
+        distinct = key not in tally.signatures
+        tally.signatures[key] += 1
     kept = tally.failures.setdefault(category, [])
-    room = SHOWN_FAILURES + (MORE_DISTINCT_EXCEPTIONS if distinct else 0)
+    if known is not None:
+        room = len(kept) + 1 if distinct else 0
+    else:
+        room = SHOWN_FAILURES + (MORE_DISTINCT_EXCEPTIONS if distinct else 0)
     if len(kept) < room or tally.verbose:
+        message = f"[{known}] {message}" if known is not None else message
         if case is not None:
             number, what = case.number, what or describe(case)
             text = preview(case.display if shown is None else shown)
@@ -1380,10 +2226,8 @@ def record_exception(tally: Tally, case: Case, action: str, exc: BaseException) 
     where = ours[-1] if ours else (frames[-1] if frames else None)
     place = f"{os.path.basename(where.filename)}:{where.lineno} in {where.name}" if where else "?"
     signature = f"{type(exc).__name__} at {place}"
-    distinct = signature not in tally.signatures
-    tally.signatures[signature] += 1
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    record(tally, "exception", case, f"{action}: {type(exc).__name__}: {str(exc)[:200]}", detail, distinct=distinct)
+    record(tally, "exception", case, f"{action}: {type(exc).__name__}: {str(exc)[:200]}", detail, signature=signature)
 
 
 def count_parse(tally: Tally, label: str, accepted: bool) -> None:
@@ -1403,11 +2247,21 @@ def fastest(run: Callable[[], Any], first: float) -> float:
     return best
 
 
-def check_time(tally: Tally, case: Case, run: Callable[[], Any], elapsed: float) -> None:
+def check_time(tally: Tally, case: Case, run: Callable[[], Any], elapsed: float) -> float:
     """Flag a parse slower than the linear bound and keep the worst times (re-measured, so that a
-    pause of the machine or the garbage collector is not taken for the parser's cost)."""
+    pause of the machine or the garbage collector is not taken for the parser's cost); returns
+    the time that counted."""
     bound = TIME_FIXED + TIME_PER_BYTE * case.size
     rate = elapsed / case.size * 1e6 if case.size >= RATE_MIN_BYTES else 0.0
+    if case.kind == "hostile":  # large and slow by design: kept apart, re-measured only when it counts
+        if elapsed > bound or rate > tally.worst_hostile_rate[0]:
+            elapsed = fastest(run, elapsed)
+            if elapsed > bound:
+                record(tally, "slow", case, f"{elapsed * 1e3:.1f} ms for {case.size} bytes "
+                                            f"(bound {bound * 1e3:.1f} ms)")
+            if case.size >= RATE_MIN_BYTES and elapsed / case.size * 1e6 > tally.worst_hostile_rate[0]:
+                tally.worst_hostile_rate = (elapsed / case.size * 1e6, case.size, case.number)
+        return elapsed
     if elapsed > bound or elapsed > tally.worst_time[0] or rate > tally.worst_rate[0] \
             or elapsed / bound > tally.worst_share[0]:
         elapsed = fastest(run, elapsed)
@@ -1422,6 +2276,7 @@ def check_time(tally: Tally, case: Case, run: Callable[[], Any], elapsed: float)
         tally.worst_time = (elapsed, case.size, case.number)
     if elapsed / bound > tally.worst_share[0]:
         tally.worst_share = (elapsed / bound, case.size, case.number)
+    return elapsed
 
 
 def attempt(tally: Tally, case: Case, label: str, run: Callable[[], Any], primary: bool = True) -> Tuple[str, Any]:
@@ -1439,9 +2294,15 @@ def attempt(tally: Tally, case: Case, label: str, run: Callable[[], Any], primar
     if primary:
         count_parse(tally, label, status == "accepted")
         if case.timed:
-            check_time(tally, case, run, elapsed)
-    if status == "rejected" and all(p.message == "document rejected" for p in result.errors):
-        record(tally, "no-reason", case, f"{label}: {str(result)[:200]}")
+            elapsed = check_time(tally, case, run, elapsed)
+        tally.last_elapsed = elapsed
+    if status == "rejected":
+        if all(p.message == "document rejected" for p in result.errors):
+            record(tally, "no-reason", case, f"{label}: {str(result)[:200]}")
+        check_rejection(tally, case, label, result)
+        if primary and case.timed and case.number % MEMORY_MEASURE_EVERY == 0 and case.kind != "hostile":
+            check_memory(tally, case, label, run)
+            check_pickle(tally, case, label, result)
     return status, result
 
 
@@ -1480,8 +2341,9 @@ def check_accumulated(tally: Tally, case: Case, label: str, result: Any) -> None
 
 
 def cross_check(tally: Tally, case: Case, status: str, parse: Callable[[bool], Any],
-                verify: Callable[[str, Any], None], label: str) -> None:
-    """Strict acceptance implies lenient acceptance: test it from whichever side the case ran."""
+                judge: Callable[[bool, str, str, Any], None], label: str) -> None:
+    """Strict acceptance implies lenient acceptance: test it from whichever side the case ran
+    (``judge(strict, label, status, result)`` then checks the other mode's outcome)."""
     if status == "accepted" and case.strict:
         other = False
     elif status == "rejected" and not case.strict:
@@ -1495,8 +2357,7 @@ def cross_check(tally: Tally, case: Case, status: str, parse: Callable[[bool], A
         record(tally, "strict-not-lenient", case, f"lenient rejects: {str(result)[:300]}")
     elif not case.strict and other_status == "accepted":
         record(tally, "strict-not-lenient", case, "strict accepts what lenient rejected")
-    if other_status == "accepted":
-        verify(other_label, result)
+    judge(other, other_label, other_status, result)
 
 
 def check_document(tally: Tally, case: Case) -> None:
@@ -1504,13 +2365,18 @@ def check_document(tally: Tally, case: Case) -> None:
     document = case.payload
     label = f"{case.model} {'strict' if case.strict else 'lenient'}"
 
-    def verify(name: str, parsed: Any) -> None:
-        check_round_trip(tally, case, name, parsed, document)
+    def judge(strict: bool, name: str, status: str, result: Any) -> None:
+        check_api_error(tally, case, name, status, result, document, same_object=True)
+        if status == "accepted":
+            check_round_trip(tally, case, name, result, document)
+            check_accepted(tally, case, name, strict, result, document, case.model,
+                           lambda variant, mode: model.from_dict(variant, strict=mode))
+        elif status == "rejected" and not strict:
+            count_floor(tally, result, document, case.model)
 
     status, result = attempt(tally, case, label, lambda: model.from_dict(document, strict=case.strict))
-    if status == "accepted":
-        verify(label, result)
-    cross_check(tally, case, status, lambda strict: model.from_dict(document, strict=strict), verify, case.model)
+    judge(case.strict, label, status, result)
+    cross_check(tally, case, status, lambda strict: model.from_dict(document, strict=strict), judge, case.model)
     if case.pair is not None:
         check_array_pair(tally, case, model, label)
 
@@ -1535,21 +2401,43 @@ def check_text(tally: Tally, case: Case) -> None:
     parse = TEXT_PARSERS[case.model]
     text = case.payload
     label = f"{case.model} text {'strict' if case.strict else 'lenient'}"
+    decoded: List[Any] = []
 
-    def verify(name: str, parsed: Any) -> None:
-        try:
-            expected = json.loads(text)
-        except (ValueError, TypeError, RecursionError) as exc:
-            record(tally, "text", case, f"{name}: accepted what json.loads refuses ({exc!r})")
+    def document() -> Any:
+        """json.loads(text) (once), NOT_A_DOCUMENT if it refuses, or its RecursionError."""
+        if not decoded:
+            try:
+                decoded.append(json.loads(text))
+            except RecursionError as exc:
+                decoded.append(exc)
+            except (ValueError, TypeError):
+                decoded.append(NOT_A_DOCUMENT)
+        return decoded[0]
+
+    def judge(strict: bool, name: str, status: str, result: Any) -> None:
+        expected = document()
+        if isinstance(expected, RecursionError) or (
+                status == "rejected" and str(result) == "<root>: invalid JSON: nested too deeply"):
+            # json.loads's depth limit counts its caller's frames: near it, the verdict depends on where it is called.
+            if status == "accepted":
+                record(tally, "text", case, f"{name}: accepted what json.loads refuses ({expected!r})")
             return
-        check_round_trip(tally, case, name, parsed, expected)
+        check_api_error(tally, case, name, status, result, expected, same_object=False)
+        if status == "accepted":
+            if expected is NOT_A_DOCUMENT:
+                record(tally, "text", case, f"{name}: accepted what json.loads refuses")
+                return
+            check_round_trip(tally, case, name, result, expected)
+            check_accepted(tally, case, name, strict, result, expected, case.model,
+                           lambda variant, mode: parse(json.dumps(variant), strict=mode))
+        elif status == "rejected" and not strict:
+            count_floor(tally, result, expected, case.model)
 
     status, result = attempt(tally, case, label, lambda: parse(text, strict=case.strict))
-    if status == "accepted":
-        verify(label, result)
-    elif status == "rejected":
+    judge(case.strict, label, status, result)
+    if status == "rejected":
         check_text_verdict(tally, case, label, result)
-    cross_check(tally, case, status, lambda strict: parse(text, strict=strict), verify, case.model + " text")
+    cross_check(tally, case, status, lambda strict: parse(text, strict=strict), judge, case.model + " text")
 
 
 def check_text_verdict(tally: Tally, case: Case, label: str, error: Any) -> None:
@@ -1579,13 +2467,14 @@ def check_stream(tally: Tally, case: Case) -> None:
     def read(strict: bool) -> Any:
         return cc.accumulate(cc.iter_chunks(factory(), strict=strict))
 
-    def verify(name: str, result: Any) -> None:
-        check_accumulated(tally, case, name, result)
+    def judge(strict: bool, name: str, status: str, result: Any) -> None:
+        if status == "accepted":
+            check_accumulated(tally, case, name, result)
+            check_stream_chunks(tally, case, name, lambda: factory(), strict)
 
     status, result = attempt(tally, case, label, lambda: read(case.strict))
-    if status == "accepted":
-        verify(label, result)
-    cross_check(tally, case, status, read, verify, "stream")
+    judge(case.strict, label, status, result)
+    cross_check(tally, case, status, read, judge, "stream")
     if exact and status != "crashed":
         whole_status, whole = attempt(tally, case, label + " (the whole text)",
                                       lambda: cc.accumulate(cc.iter_chunks(case.display, strict=case.strict)),
@@ -1597,6 +2486,35 @@ def check_stream(tally: Tally, case: Case) -> None:
                 or (status == "rejected" and whole.errors != result.errors and not near_limit):
             record(tally, "pieces", case, f"read as {status} in its pieces, {whole_status} as the whole text: "
                                           f"{str(result)[:150]} / {str(whole)[:150]}")
+
+
+def check_stream_chunks(tally: Tally, case: Case, label: str, source: Callable[[], Any], strict: bool) -> None:
+    """Each chunk of an accepted stream: a known key present, none of what the floor refuses,
+    and (strict) no NaN or Infinity."""
+    try:
+        for number, chunk in enumerate(cc.iter_chunks(source(), strict=strict)):
+            if not chunk.present_keys():
+                record(tally, "floor", case, f"{label}: chunk {number} accepted with no known key present")
+                return
+            document = chunk.to_dict()
+            if strict and has_non_finite(document):
+                record(tally, "non-finite", case, f"{label}: strict accepted chunk {number} holding NaN or Infinity")
+                return
+            reason = floor_reason(document, "chunk")
+            if reason is not None:
+                record(tally, "floor", case, f"{label}: chunk {number} accepted: {reason}")
+                return
+    except cc.ValidationError as exc:
+        record(tally, "pieces", case, f"{label}: accepted, then refused on a second reading: {str(exc)[:200]}")
+    except Exception as exc:
+        record_exception(tally, case, label + " (each chunk)", exc)
+
+
+def count_floor(tally: Tally, error: Any, document: Any, model: str) -> None:
+    """Count the lenient refusals that are the floor's (one problem, at <root>, no APIError)."""
+    if len(error.errors) == 1 and error.errors[0].path == "<root>" and not isinstance(error, cc.APIError) \
+            and floor_reason(document, model) is not None:
+        tally.coverage["lenient refusals by the floor"] += 1
 
 
 def check_chunks(tally: Tally, case: Case) -> None:
@@ -1648,13 +2566,95 @@ def check_handbuilt(tally: Tally, case: Case) -> None:
             json.dumps(document)
         except Exception as exc:
             record_exception(tally, case, "json.dumps of to_dict()", exc)
+    # Built by hand, an object reports as present the known keys its to_dict() writes.
+    try:
+        keys, extra = MODEL_KEYS[type(built)], built.extra
+        written = frozenset(key for key in document if key in keys and key not in extra)
+        present = built.present_keys() - frozenset(extra)
+        if written != present or not built.null_keys() <= built.present_keys():
+            record(tally, "present-keys", case, f"to_dict() writes the known keys {sorted(written)}, present_keys() "
+                                                f"is {sorted(present)}, null_keys() {sorted(built.null_keys())}")
+    except Exception as exc:
+        record_exception(tally, case, "present_keys() of an object built by hand", exc)
     attempt(tally, case, f"{case.model} from_dict(to_dict())", lambda: MODELS[case.model].from_dict(document),
             primary=False)
+
+
+def hostile_run(spec: Hostile, payload: Any) -> Callable[[], Any]:
+    if spec.form == "from_dict":
+        return lambda: MODELS[spec.model].from_dict(payload, strict=spec.strict)
+    if spec.form == "loads":
+        return lambda: TEXT_PARSERS[spec.model](payload, strict=spec.strict)
+    if spec.form == "stream":
+        return lambda: cc.accumulate(cc.iter_chunks(payload, strict=spec.strict))
+    return lambda: cc.accumulate(payload)
+
+
+def hostile_label(spec: Hostile) -> str:
+    mode = "strict" if spec.strict else "lenient"
+    if spec.form in ("stream", "chunks"):
+        return f"{spec.form} {mode} (hostile)"
+    return f"{spec.model}{' text' if spec.form == 'loads' else ''} {mode} (hostile)"
+
+
+def problem_count(spec: Hostile, n: int) -> int:
+    """len(errors) + unkept for the input with n bad parts; -1 if it is accepted."""
+    try:
+        hostile_run(spec, spec.make(n))()
+    except cc.ValidationError as exc:
+        return len(exc.errors) + exc.unkept
+    return -1
+
+
+def check_hostile(tally: Tally, case: Case) -> None:
+    spec, payload = case.payload
+    label = hostile_label(spec)
+    run = hostile_run(spec, payload)
+    tally.coverage["hostile " + spec.name.partition(":")[0]] += 1
+    status, result = attempt(tally, case, label, run)
+    if status == "crashed":
+        return
+    if status == "accepted":
+        record(tally, "hostile", case, f"{label}: accepted ({spec.expect} expected)")
+        return
+    check_memory(tally, case, label, run)
+    check_pickle(tally, case, label, result)
+    if spec.expect == "api":
+        check_api_error(tally, case, label, status, result, payload if spec.form == "from_dict"
+                        else json.loads(payload), same_object=spec.form == "from_dict")
+    elif spec.expect == "stream-error":
+        if not isinstance(result, cc.StreamError):
+            record(tally, "api-error", case, f"{label}: {type(result).__name__}, not StreamError: {str(result)[:200]}")
+            return
+        if spec.chunks >= 0 and len(result.chunks) != spec.chunks:
+            record(tally, "api-error", case, f"{label}: StreamError holds {len(result.chunks)} chunks, "
+                                             f"not the {spec.chunks} read before the error")
+    elif isinstance(result, cc.APIError):
+        record(tally, "api-error", case, f"{label}: APIError for a document that is no error body: {str(result)[:200]}")
+        return
+    if spec.message is not NO_MESSAGE and getattr(result, "message", None) != spec.message:
+        record(tally, "api-error", case, f"{label}: .message is {short(getattr(result, 'message', None))}, "
+                                         f"not the server's {short(spec.message)}")
+    if spec.expect == "floor" and (len(result.errors) != 1 or result.errors[0].path != "<root>"):
+        record(tally, "hostile", case, f"{label}: the floor's refusal has {len(result.errors)} problems, "
+                                       f"the first: {str(result.errors[0])[:200]}")
+    if spec.counted:
+        one, two = problem_count(spec, 1), problem_count(spec, 2)
+        if one < 0 or two <= one:
+            record(tally, "hostile", case, f"{label}: {one} problems with 1 bad part, {two} with 2: "
+                                           "the bad parts are not counted one by one")
+            return
+        expected = one + (spec.n - 1) * (two - one)
+        kept, unkept = len(result.errors), result.unkept
+        if kept != min(expected, MAX_KEPT_PROBLEMS) or kept + unkept != expected:
+            record(tally, "problems", case, f"{label}: {kept} kept + {unkept} unkept = {kept + unkept}, but there "
+                                            f"are {expected} problems ({one} with 1 bad part, {two} with 2)")
 
 
 CHECKS: Dict[str, Callable[[Tally, Case], None]] = {
     "mutate": check_document, "random": check_document, "python": check_document,
     "text": check_text, "stream": check_stream, "chunks": check_chunks, "handbuilt": check_handbuilt,
+    "hostile": check_hostile,
 }
 
 
@@ -1723,8 +2723,24 @@ def build_and_run(tally: Tally, seed: int, number: int, seeds: Seeds) -> None:
 def check_seeds(tally: Tally, seeds: Seeds) -> List[str]:
     """Every built-in seed must be accepted (strict too, unless marked lenient-only) and round-trip;
     corpus seeds are counted.  Returns summary lines."""
-    for kind, builtin in seeds.builtin.items():
-        for seed in builtin:
+    for seed in seeds.builtin["error"] + seeds.corpus_errors:
+        document = json.loads(seed.text)
+        for model in ("response", "chunk"):
+            for strict in (False, True):
+                mode = "strict" if strict else "lenient"
+                try:
+                    MODELS[model].from_dict(document, strict=strict)
+                    outcome = "accepted"
+                except cc.APIError as exc:
+                    if exc.error is document.get("error", document) and exc.errors[0].path == "<root>":
+                        continue
+                    outcome = f"APIError with .error {short(exc.error)}"
+                except Exception as exc:
+                    outcome = f"{type(exc).__name__}: {str(exc)[:300]}"
+                record(tally, "seed", None, f"{seed.name} as a {model}, {mode}: {outcome} (APIError expected)",
+                       what=f"seed {seed.name}", shown=document)
+    for kind in ("response", "chunk"):
+        for seed in seeds.builtin[kind]:
             document = json.loads(seed.text)
             for strict in (False, True):
                 if strict and seed.name.split(":")[1] in LENIENT_ONLY_SEEDS:
@@ -1750,9 +2766,9 @@ def check_seeds(tally: Tally, seeds: Seeds) -> List[str]:
         for strict in (False, True):
             try:
                 parsed = MODELS[kind].from_dict(document, strict=strict)
-            except cc.ValidationError:
+            except cc.ValidationError as exc:
                 if not strict:
-                    rejected_lenient.append(name)
+                    rejected_lenient.append(name + (" (APIError)" if isinstance(exc, cc.APIError) else ""))
                 continue
             except Exception as exc:
                 record(tally, "exception", None, f"{name}: {type(exc).__name__}: {exc}",
@@ -1764,9 +2780,10 @@ def check_seeds(tally: Tally, seeds: Seeds) -> List[str]:
             if difference is not None:
                 record(tally, "round-trip", None, f"{name}: {difference}", what=f"seed {name}", shown=document)
     builtin_count = sum(len(v) for v in seeds.builtin.values())
-    lines = [f"seeds: {builtin_count} built-in, {len(corpus)} from the corpus "
-             f"({len(seeds.corpus_responses)} responses, {len(corpus) - len(seeds.corpus_responses)} "
-             f"chunks from {len(seeds.corpus_streams)} streams; {seeds.skipped_lines} non-JSON data lines skipped)"]
+    lines = [f"seeds: {builtin_count} built-in, {len(corpus) + len(seeds.corpus_errors)} from the corpus "
+             f"({len(seeds.corpus_responses)} responses, {len(seeds.corpus_errors)} error bodies, "
+             f"{len(corpus) - len(seeds.corpus_responses)} chunks from {len(seeds.corpus_streams)} streams; "
+             f"{seeds.skipped_lines} non-JSON data lines skipped)"]
     if corpus:
         lines.append(f"  corpus seeds accepted: lenient {accepted[False]}/{len(corpus)}, "
                      f"strict {accepted[True]}/{len(corpus)}")
@@ -1783,7 +2800,7 @@ def print_failures(tally: Tally, out: Any, full: bool) -> None:
         count = tally.failure_counts[category]
         out.write(f"  {title}: {count}\n")
         for number, failure in enumerate(tally.failures.get(category, [])):
-            if number == SHOWN_FAILURES:
+            if number == SHOWN_FAILURES and category == "exception":
                 out.write("    then the first case of each further distinct exception:\n")
             out.write(f"    - {failure.what}\n")
             out.write(f"      {failure.message}\n")
@@ -1796,9 +2813,11 @@ def print_failures(tally: Tally, out: Any, full: bool) -> None:
                 if not full:
                     lines = lines[-6:]
                 out.write("".join(f"      | {line}\n" for line in lines))
-        if category == "exception" and tally.signatures:
-            out.write("    distinct exceptions:\n")
-            for signature, n in tally.signatures.most_common():
+        prefix = category + ": "
+        signatures = [(key[len(prefix):], n) for key, n in tally.signatures.most_common() if key.startswith(prefix)]
+        if signatures:
+            out.write("    distinct exceptions:\n" if category == "exception" else "    by cause:\n")
+            for signature, n in signatures:
                 out.write(f"      {n:>7}  {signature}\n")
 
 
@@ -1819,6 +2838,10 @@ def print_summary(tally: Tally, seed_lines: Sequence[str], wanted: int, elapsed:
     out.write(f"  strict/lenient cross-checks: {tally.cross_checks}\n")
     out.write(f"  round trips equal as values but not as JSON text (sort_keys; e.g. 2.0 read as 2): "
               f"{tally.text_differs}" + (f" (first: {tally.text_differs_example})" if tally.text_differs else "") + "\n")
+    if tally.coverage:
+        out.write("  seen by the 2.0 checks:\n")
+        for what, n in sorted(tally.coverage.items()):
+            out.write(f"    {what:<52} {n:>8}\n")
     out.write("  failures:\n")
     print_failures(tally, out, full=False)
     per_byte, size, number = tally.worst_rate
@@ -1828,6 +2851,14 @@ def print_summary(tally: Tally, seed_lines: Sequence[str], wanted: int, elapsed:
     out.write(f"  worst absolute time: {seconds * 1e3:.2f} ms (input {size} bytes, case {number})\n")
     share, size, number = tally.worst_share
     out.write(f"  closest to the time bound: {share * 100:.1f}% of it (input {size} bytes, case {number})\n")
+    per_byte, size, number = tally.worst_hostile_rate
+    out.write(f"  worst time per byte of a hostile case: {per_byte:.3f} us/byte (input {size} bytes, case {number})\n")
+    per_byte, size, number, peak = tally.worst_memory
+    out.write(f"  worst rejection memory per byte (tracemalloc peak, inputs >= {RATE_MIN_BYTES} bytes): "
+              f"{per_byte:.1f} bytes/byte (peak {peak >> 10} KB, input {size} bytes, case {number})\n")
+    share, size, number, peak = tally.worst_memory_share
+    out.write(f"  closest to the memory bound: {share * 100:.1f}% of it (peak {peak >> 10} KB, input {size} bytes, "
+              f"case {number})\n")
     total = sum(tally.failure_counts.values())
     if tally.memory_base is not None:
         objects, resident, after = tally.memory_base
