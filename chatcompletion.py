@@ -436,6 +436,14 @@ def _new_container(value: Any, dumping: bool) -> Tuple[Any, bool]:
     return value, False
 
 
+def _all_finite(column: List[Any]) -> bool:
+    """Whether a column of numbers holds no NaN or infinity: one C-level pass in the usual case."""
+    try:
+        return all(map(_isfinite, column))
+    except (TypeError, OverflowError):  # null, or an int too large for a float: one by one
+        return all(_isfinite(value) for value in column if type(value) is float)
+
+
 def _has_non_finite(value: Any) -> bool:
     """Whether a JSON value (as _copy_json makes them) holds NaN or an infinity anywhere."""
     stack = [value]
@@ -633,7 +641,7 @@ class _Scalar(_Kind):
 
     def parse_column(self, column: List[Any]) -> List[Any]:
         if self.accepts.issuperset(map(type, column)):
-            if self.finite and not all(map(_isfinite, [value for value in column if type(value) is float])):
+            if self.finite and not _all_finite(column):
                 return list(map(self.parse, column))
             if self.only is None or self.only.issuperset(column):
                 return column
