@@ -12,7 +12,18 @@ Run ``python chatcompletion.py --help`` for the command-line checker.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # the command line: Ctrl-C exits with 130 and no traceback, from here on
+    import signal
+
+    def _interrupted(signum: int, frame: object) -> None:
+        raise SystemExit(130)
+
+    signal.signal(signal.SIGINT, _interrupted)
+
 import codecs
+import collections
 import copy
 import enum
 import io
@@ -21,7 +32,7 @@ import linecache
 import math
 import os
 import re
-import sys
+import stat
 import time
 from dataclasses import FrozenInstanceError, dataclass, field, fields
 from itertools import chain, islice, repeat
@@ -34,6 +45,7 @@ from typing import (
     AsyncIterator,
     Callable,
     ClassVar,
+    Deque,
     Dict,
     FrozenSet,
     Iterable,
@@ -50,6 +62,7 @@ from typing import (
     Type,
     TypeVar,
     Union,
+    cast,
 )
 
 if sys.version_info >= (3, 11):  # tells type checkers that @_model makes frozen dataclasses (PEP 681)
@@ -61,7 +74,7 @@ else:  # older Pythons' typing has no such marker; nothing reads it at run time
         return lambda function: function
 
 __all__ = [
-    "ValidationError", "APIError", "StreamError", "Problem",
+    "ValidationError", "APIError", "StreamError", "Problem", "check_document", "DocumentCheck", "Summary",
     "loads", "dumps", "loads_chunk", "iter_chunks", "aiter_chunks", "accumulate", "aaccumulate",
     "ChatCompletionAccumulator", "iter_events", "aiter_events", "ChatCompletionEvents", "parse_partial_json",
     "StreamEvent", "TextDelta", "TextDone", "RefusalDelta", "RefusalDone", "ReasoningDelta", "ReasoningDone",
@@ -98,6 +111,8 @@ MAX_SHOWN_PATH = 200
 MAX_PATH = 1000
 # How deep the accumulator merges unknown objects and content parts; deeper, the newer value wins.
 MAX_MERGE_DEPTH = 8
+# Distinct models and finish reasons a Summary keeps by name; the rest are counted as other.
+MAX_KEPT_NAMES = 100
 # Arrays of at least this many objects are checked column by column (see _Plan.build_many).
 COLUMN_MIN = 16
 
@@ -437,11 +452,14 @@ def _new_container(value: Any, dumping: bool) -> Tuple[Any, bool]:
 
 
 def _all_finite(column: List[Any]) -> bool:
-    """Whether a column of numbers holds no NaN or infinity: one C-level pass in the usual case."""
+    """Whether a column of numbers holds no NaN or infinity.  Their sum is finite only if they all
+    are (NaN or an infinity makes it NaN or infinite): one quick C-level pass in the usual case."""
     try:
-        return all(map(_isfinite, column))
-    except (TypeError, OverflowError):  # null, or an int too large for a float: one by one
-        return all(_isfinite(value) for value in column if type(value) is float)
+        if _isfinite(sum(column)):
+            return True
+    except (TypeError, OverflowError):  # a null, or ints too large for a float
+        pass
+    return all(_isfinite(value) for value in column if type(value) is float)  # finite values may overflow
 
 
 def _has_non_finite(value: Any) -> bool:
@@ -3931,9 +3949,318 @@ def _under(prefix: str, path: str) -> str:
     return prefix + path if path.startswith("[") else prefix + "." + path
 
 
+# --------------------------------------------------------------------------- checking many documents
+
+
+@dataclass(frozen=True)
+class DocumentCheck:
+    """What check_document() found in one document: a flat record of plain values, picklable.
+
+    ``kind`` is "response", "chunk", "error body" or "batch line" (the command line also makes
+    records of kind "stream"); ``status`` is "valid", "invalid" or "error" (the server reported
+    an error).  Problems are kept up to MAX_KEPT_PROBLEMS, the rest counted in ``unkept_problems``.
+    Model names and errors are shortened to MAX_SHOWN_MESSAGE characters.  Token counts are 0
+    where the document has none; ``usage`` says whether it reported usage at all.
+    """
+
+    kind: str
+    status: str
+    valid: bool
+    problems: Tuple[Problem, ...] = ()
+    unkept_problems: int = 0
+    model: Optional[str] = None
+    finish_reasons: Tuple[Optional[str], ...] = ()
+    usage: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    tool_calls: int = 0
+    refusals: int = 0
+    error: Optional[str] = None
+    error_code: Optional[str] = None
+    status_code: Optional[int] = None
+    custom_id: Optional[str] = None
+
+
+def check_document(document: Any, *, strict: bool = False, path: str = "") -> DocumentCheck:
+    """Check one decoded document (or its JSON text) and return a DocumentCheck.
+
+    The document may be a response, a chunk, an error body, or a line of OpenAI Batch API output.
+    ``path`` names where the document sits inside a wrapping record, keys joined by dots
+    ("response" or "response.body"); a record without it is invalid.  Never raises for bad input.
+    """
+    if isinstance(document, (str, bytes, bytearray)):
+        try:
+            document = _json_loads(document)
+        except RecursionError:
+            return _invalid_record("response", Problem("<root>", "invalid JSON: nested too deeply"))
+        except ValueError as exc:
+            return _invalid_record("response", Problem("<root>", f"invalid JSON: {exc}"))
+    return _check(document, strict, path)[0]
+
+
+@dataclass
+class Summary:
+    """Counts over many DocumentCheck records: add() one, merge() another summary.
+
+    Merging the summaries of two halves, in order, gives the summary of one pass over both.
+    At most MAX_KEPT_NAMES distinct models and finish reasons are kept; later names are
+    counted in ``other_models`` and ``other_finish_reasons``.  A missing name counts as "(none)".
+    """
+
+    documents: int = 0
+    valid: int = 0
+    invalid: int = 0
+    request_errors: int = 0
+    models: Dict[str, int] = field(default_factory=dict)
+    other_models: int = 0
+    finish_reasons: Dict[str, int] = field(default_factory=dict)
+    other_finish_reasons: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    tool_calls: int = 0
+    refusals: int = 0
+
+    def add(self, record: DocumentCheck) -> None:
+        self.documents += 1
+        if record.status == "valid":
+            self.valid += 1
+        elif record.status == "error":
+            self.request_errors += 1
+            return
+        else:
+            self.invalid += 1
+            return
+        model = "(none)" if record.model is None else record.model
+        models = self.models
+        if model in models:
+            models[model] += 1
+        elif len(models) < MAX_KEPT_NAMES:
+            models[model] = 1
+        else:
+            self.other_models += 1
+        reasons = self.finish_reasons
+        for reason in record.finish_reasons:
+            name = "(none)" if reason is None else reason
+            if name in reasons:
+                reasons[name] += 1
+            elif len(reasons) < MAX_KEPT_NAMES:
+                reasons[name] = 1
+            else:
+                self.other_finish_reasons += 1
+        self.prompt_tokens += record.prompt_tokens
+        self.completion_tokens += record.completion_tokens
+        self.total_tokens += record.total_tokens
+        self.cached_tokens += record.cached_tokens
+        self.reasoning_tokens += record.reasoning_tokens
+        self.tool_calls += record.tool_calls
+        self.refusals += record.refusals
+
+    def merge(self, other: "Summary") -> "Summary":
+        """Add another summary's counts to this one (after this one's, in order); returns self."""
+        for name in ("documents", "valid", "invalid", "request_errors", "other_models", "other_finish_reasons",
+                     "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens",
+                     "tool_calls", "refusals"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.other_models += _merge_names(self.models, other.models)
+        self.other_finish_reasons += _merge_names(self.finish_reasons, other.finish_reasons)
+        return self
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The summary as the command line's --json prints it."""
+        return {"documents": self.documents, "valid": self.valid, "invalid": self.invalid,
+                "request_errors": self.request_errors, "models": dict(self.models), "other_models": self.other_models,
+                "finish_reasons": dict(self.finish_reasons), "other_finish_reasons": self.other_finish_reasons,
+                "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens,
+                           "cached": self.cached_tokens, "reasoning": self.reasoning_tokens,
+                           "total": self.total_tokens},
+                "tool_calls": self.tool_calls, "refusals": self.refusals}
+
+    def lines(self) -> List[str]:
+        """The summary as the command line prints it, one string a line."""
+        def counts(table: Dict[str, int], other: int) -> str:
+            text = ", ".join(f"{_shown(name)} ({n})" for name, n in sorted(table.items(), key=lambda kv: -kv[1]))
+            if other:
+                text += f", other ({other})"
+            return text or "-"
+        head = f"{_plural(self.documents, 'document')}: {self.valid} valid, {self.invalid} invalid"
+        if self.request_errors:
+            head += ", " + _plural(self.request_errors, "request error")
+        return [
+            "summary: " + head,
+            "  models: " + counts(self.models, self.other_models),
+            "  finish reasons: " + counts(self.finish_reasons, self.other_finish_reasons),
+            f"  tokens: prompt {self.prompt_tokens} (cached {self.cached_tokens}), completion {self.completion_tokens} "
+            f"(reasoning {self.reasoning_tokens}), total {self.total_tokens}",
+            f"  tool calls: {self.tool_calls}, refusals: {self.refusals}",
+        ]
+
+
+def _merge_names(mine: Dict[str, int], theirs: Dict[str, int]) -> int:
+    """Add theirs to mine, keeping at most MAX_KEPT_NAMES names; returns the count left over."""
+    left = 0
+    for name, n in theirs.items():  # in the order first seen, as one pass would meet them
+        if name in mine:
+            mine[name] += n
+        elif len(mine) < MAX_KEPT_NAMES:
+            mine[name] = n
+        else:
+            left += n
+    return left
+
+
+def _invalid_record(kind: str, *problems: Problem, unkept: int = 0, **fields_: Any) -> DocumentCheck:
+    return DocumentCheck(kind, "invalid", False, problems, unkept, **fields_)
+
+
+def _name(value: Any) -> Optional[str]:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    return _shorten(value) if type(value) is str or isinstance(value, str) else None
+
+
+def _record_of(response: CreateChatCompletionResponse, kind: str, custom_id: Optional[str] = None,
+               status_code: Optional[int] = None) -> DocumentCheck:
+    """The record of a valid response (or of the response a stream adds up to)."""
+    # Type tests rather than truth tests: this runs once per line of a batch file.
+    reasons: List[Optional[str]] = []
+    tool_calls = refusals = 0
+    if type(response.choices) is tuple:
+        for choice in response.choices:
+            reason = choice.finish_reason
+            reasons.append(reason if type(reason) is str else _name(reason))
+            message = choice.message
+            if type(message) is ChatCompletionResponseMessage:
+                if type(message.tool_calls) is tuple:
+                    tool_calls += len(message.tool_calls)
+                if type(message.function_call) is FunctionCall:
+                    tool_calls += 1
+                if type(message.refusal) is str and message.refusal:
+                    refusals += 1
+    prompt = completion = total = cached = reasoning = 0
+    usage = response.usage
+    has_usage = False
+    if type(usage) is CompletionUsage:
+        has_usage = True
+        prompt = _count(usage.prompt_tokens)
+        completion = _count(usage.completion_tokens)
+        total = _count(usage.total_tokens)
+        details = usage.prompt_tokens_details
+        if type(details) is PromptTokensDetails:
+            cached = _count(details.cached_tokens)
+        completion_details = usage.completion_tokens_details
+        if type(completion_details) is CompletionTokensDetails:
+            reasoning = _count(completion_details.reasoning_tokens)
+    model = response.model
+    return DocumentCheck(kind, "valid", True, (), 0, model if type(model) is str and len(model) <= MAX_SHOWN_MESSAGE
+                         else _name(model), tuple(reasons), has_usage, prompt, completion, total, cached, reasoning,
+                         tool_calls, refusals, None, None, status_code, custom_id)
+
+
+def _error_record(kind: str, error: Any, status_code: Optional[int] = None,
+                  custom_id: Optional[str] = None) -> DocumentCheck:
+    code = error.get("code", error.get("type")) if isinstance(error, dict) else None
+    code_text = code if isinstance(code, str) else None if code is None else _describe_error(code)
+    return DocumentCheck(kind, "error", False, error=None if error is _MISSING else _describe_error(error),
+                         error_code=None if code_text is None else _shorten(code_text),
+                         status_code=status_code, custom_id=custom_id)
+
+
+def _count(value: Any) -> int:
+    return value if type(value) is int else 0
+
+
+def _at_path(document: Any, path: str) -> Tuple[Any, Optional[Problem]]:
+    """The value at a dotted path (keys, or positions in arrays), or a problem saying where it stops."""
+    value = document
+    walked = ""
+    for key in path.split("."):
+        walked = f"{walked}.{key}" if walked else key
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return _MISSING, Problem(walked, f"missing: the record has no {walked!r} to check ({_json_type(value)} here)")
+    return value, None
+
+
+def _check(document: Any, strict: bool, path: str = "",
+           stream: bool = False) -> Tuple[DocumentCheck, str, str, Optional[CreateChatCompletionStreamResponse]]:
+    """check_document()'s work, and what the command line prints of it: the record, the kind
+    word and detail of its report line, and, with ``stream``, a valid chunk to accumulate."""
+    if path:
+        document, missing = _at_path(document, path)
+        if missing is not None:
+            return _invalid_record("response", missing), "record", "", None
+    kind = _kind_of(document)
+    if kind == "batch":
+        custom_id = document.get("custom_id")
+        custom_id = custom_id if isinstance(custom_id, str) else None
+        error = document.get("error")
+        response = document.get("response")
+        if error is not None:
+            return _error_record("batch line", error, None, custom_id), "batch line", _describe_error(error), None
+        if not isinstance(response, dict):
+            record = _invalid_record("batch line", Problem("response", _got("object", response)), custom_id=custom_id)
+            return record, "batch line", "", None
+        status = response.get("status_code", _MISSING)
+        body = response.get("body")
+        error = _error_of(body)
+        status_code = status if type(status) is int else None
+        if status != 200 or error is not _MISSING:  # a 200 whose body is an error counts as one
+            if type(status) is int:
+                detail = f"status {status}"
+            elif status is _MISSING:
+                detail = "no status_code"
+            else:
+                detail = f"status {_json_type(status)}{_quote(status)}"
+            if error is not _MISSING:
+                detail += ": " + _describe_error(error)
+            return _error_record("batch line", error, status_code, custom_id), "batch line", detail, None
+        try:
+            parsed = CreateChatCompletionResponse.from_dict(body, strict=strict)
+        except ValidationError as exc:
+            problems = tuple(Problem(_under("response.body", p.path), p.message) for p in exc.errors)
+            return (_invalid_record("batch line", *problems, unkept=exc.unkept, status_code=200, custom_id=custom_id),
+                    "batch line", "", None)
+        return _record_of(parsed, "batch line", custom_id, 200), "batch line", "", None
+    if kind == "error":
+        label = "chunk" if document.get("object") == "chat.completion.chunk" else "response"
+        error = _error_of(document)
+        return (_error_record("error body", error), label, "the server returned an error: " + _describe_error(error),
+                None)
+    if kind == "chunk":
+        try:
+            chunk = CreateChatCompletionStreamResponse.from_dict(document, strict=strict)
+        except ValidationError as exc:
+            return _invalid_record("chunk", *exc.errors, unkept=exc.unkept), "chunk", "", None
+        if stream:
+            return DocumentCheck("chunk", "valid", True, model=_name(chunk.model)), "chunk", "", chunk
+        single = ChatCompletionAccumulator()
+        single.add(chunk)
+        try:
+            result = single.result()
+        except ValidationError as exc:
+            problems = tuple(Problem("accumulated response: " + p.path, p.message) for p in exc.errors)
+            return _invalid_record("chunk", *problems), "chunk", "1 valid chunk", None
+        return _record_of(result, "chunk"), "chunk", "model " + _shown(chunk.model), None
+    try:
+        parsed = CreateChatCompletionResponse.from_dict(document, strict=strict)
+    except ValidationError as exc:
+        return _invalid_record("response", *exc.errors, unkept=exc.unkept), "response", "", None
+    return _record_of(parsed, "response"), "response", "", None
+
+
 # --------------------------------------------------------------------------- the command line
 
 _USAGE_ERROR = 2
+_INTERRUPTED = 130
 _BOM = b"\xef\xbb\xbf"
 _WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _JSON_WORDS = ("true", "false", "null", "NaN", "Infinity", "-Infinity")
@@ -3941,6 +4268,13 @@ _NUMBER_CHARS = frozenset("0123456789+-.eE")
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _SSE_PREFIXES = (b"data:", b"event:", b":", b"id:", b"retry:")
 _PROGRESS_SECONDS = 1.0
+# The default bound on one line (and on a document spread over lines); --max-line-bytes changes it.
+_MAX_LINE_BYTES = 64 << 20
+# JSON Lines are checked in batches of this many lines (or this many bytes), in turn or by --jobs processes.
+_BATCH_LINES = 1000
+_BATCH_BYTES = 8 << 20
+_SIZE_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+_RECORD_FIELDS = tuple(f.name for f in fields(DocumentCheck) if f.name not in ("kind", "status", "valid"))
 
 _HELP_EPILOG = """\
 Each input is recognised by its content, whatever its name:
@@ -3951,15 +4285,19 @@ Each input is recognised by its content, whatever its name:
                        OpenAI Batch API output ({"custom_id", "response": {"status_code",
                        "body"}, "error"}); an error line, a non-200 status or an error
                        body is reported as an error
+Any of them may be compressed with gzip, bzip2 or xz (zstd on Python 3.14+), told by content.
+Records that wrap the response ({"request": ..., "response": ...}) need --path.
 
 For a JSON document or a stream, every document is listed; for JSON Lines and arrays
 only the lines or items with problems are, with their line numbers or positions, then a
 count per file.  A summary follows: documents, valid, invalid, models, finish reasons,
-tokens, tool calls, refusals.
+tokens, tool calls, refusals.  --json prints all that as one JSON object; --jsonl prints
+one JSON object per document (valid ones too) and no summary.
 
 exit status: 0 all valid, 1 anything invalid, or an error the server reported
              (an error body, a batch line with an error, an error inside a stream),
              2 usage or I/O error (unreadable file, invalid UTF-8, truncated last line,
+               corrupt compressed data, a line past --max-line-bytes, out of memory,
                standard input or output closed, output cut off by its reader),
              130 interrupted
 
@@ -3967,93 +4305,22 @@ examples:
   python chatcompletion.py examples/response.json
   python chatcompletion.py --strict examples/stream.sse
   python chatcompletion.py --quiet examples/batch_output.jsonl
+  python chatcompletion.py --jobs 4 --path response logs/*.jsonl.gz
   curl -sN ... | python chatcompletion.py -
   python chatcompletion.py --json examples/*.json examples/*.sse > report.json
+  python chatcompletion.py --jsonl batch.jsonl | jq -c 'select(.status != "valid")'
 """
 
 
-class _Tally:
-    """The running summary over every valid document."""
-
-    def __init__(self) -> None:
-        self.documents = 0
-        self.valid = 0
-        self.invalid = 0
-        self.request_errors = 0
-        self.models: Dict[str, int] = {}
-        self.finish_reasons: Dict[str, int] = {}
-        self.tokens = {"prompt": 0, "completion": 0, "cached": 0, "reasoning": 0, "total": 0}
-        self.tool_calls = 0
-        self.refusals = 0
-
-    def add(self, response: CreateChatCompletionResponse) -> None:
-        # Type tests rather than truth tests: _MISSING's __bool__ is a Python call, and this runs
-        # once per line of a batch file.
-        self.documents += 1
-        self.valid += 1
-        model = response.model if type(response.model) is str else "(none)"
-        self.models[model] = self.models.get(model, 0) + 1
-        if type(response.choices) is tuple:
-            reasons = self.finish_reasons
-            for choice in response.choices:
-                reason = choice.finish_reason if type(choice.finish_reason) is str else "(none)"
-                reasons[reason] = reasons.get(reason, 0) + 1
-                message = choice.message
-                if type(message) is ChatCompletionResponseMessage:
-                    if type(message.tool_calls) is tuple:
-                        self.tool_calls += len(message.tool_calls)
-                    if type(message.function_call) is FunctionCall:
-                        self.tool_calls += 1
-                    if type(message.refusal) is str and message.refusal:
-                        self.refusals += 1
-        usage = response.usage
-        if type(usage) is CompletionUsage:
-            tokens = self.tokens
-            if type(usage.prompt_tokens) is int:
-                tokens["prompt"] += usage.prompt_tokens
-            if type(usage.completion_tokens) is int:
-                tokens["completion"] += usage.completion_tokens
-            if type(usage.total_tokens) is int:
-                tokens["total"] += usage.total_tokens
-            details = usage.prompt_tokens_details
-            if type(details) is PromptTokensDetails and type(details.cached_tokens) is int:
-                tokens["cached"] += details.cached_tokens
-            completion_details = usage.completion_tokens_details
-            if type(completion_details) is CompletionTokensDetails and type(completion_details.reasoning_tokens) is int:
-                tokens["reasoning"] += completion_details.reasoning_tokens
-
-    def counts(self) -> Tuple[int, int, int]:
-        return self.documents, self.valid, self.invalid
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"documents": self.documents, "valid": self.valid, "invalid": self.invalid,
-                "request_errors": self.request_errors, "models": self.models,
-                "finish_reasons": self.finish_reasons, "tokens": self.tokens,
-                "tool_calls": self.tool_calls, "refusals": self.refusals}
-
-    def lines(self) -> List[str]:
-        def counts(table: Dict[str, int]) -> str:
-            return ", ".join(f"{_shown(name)} ({n})" for name, n in sorted(table.items(), key=lambda kv: -kv[1])) or "-"
-        t = self.tokens
-        head = f"{_plural(self.documents, 'document')}: {self.valid} valid, {self.invalid} invalid"
-        if self.request_errors:
-            head += ", " + _plural(self.request_errors, "request error")
-        return [
-            "summary: " + head,
-            "  models: " + counts(self.models),
-            "  finish reasons: " + counts(self.finish_reasons),
-            f"  tokens: prompt {t['prompt']} (cached {t['cached']}), completion {t['completion']} "
-            f"(reasoning {t['reasoning']}), total {t['total']}",
-            f"  tool calls: {self.tool_calls}, refusals: {self.refusals}",
-        ]
+class _Options(NamedTuple):
+    strict: bool
+    path: str
+    max_line_bytes: int
+    jobs: int
 
 
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def _count(value: Any) -> int:
-    return value if type(value) is int else 0
 
 
 def _shown(name: Any) -> str:
@@ -4065,42 +4332,36 @@ def _shown(name: Any) -> str:
     return name or '""'
 
 
-def _describe(response: CreateChatCompletionResponse) -> str:
-    """One line about a valid response: model, choices and finish reasons, tokens."""
-    choices = response.choices if isinstance(response.choices, tuple) else ()
-    reasons = ", ".join(_shown(c.finish_reason) for c in choices)
-    text = f"model {_shown(response.model)}, {_plural(len(choices), 'choice')} ({reasons or '-'})"
-    usage = response.usage
-    if isinstance(usage, CompletionUsage):
-        text += f", tokens {_count(usage.prompt_tokens)}+{_count(usage.completion_tokens)}={_count(usage.total_tokens)}"
-    calls = 0
-    for choice in choices:
-        if isinstance(choice.message, ChatCompletionResponseMessage) and isinstance(choice.message.tool_calls, tuple):
-            calls += len(choice.message.tool_calls)
-    if calls:
-        text += f", {_plural(calls, 'tool call')}"
+def _describe(record: DocumentCheck) -> str:
+    """One line about a valid document: model, choices and finish reasons, tokens."""
+    reasons = ", ".join(_shown(reason) for reason in record.finish_reasons)
+    text = f"model {_shown(record.model)}, {_plural(len(record.finish_reasons), 'choice')} ({reasons or '-'})"
+    if record.usage:
+        text += f", tokens {record.prompt_tokens}+{record.completion_tokens}={record.total_tokens}"
+    if record.tool_calls:
+        text += f", {_plural(record.tool_calls, 'tool call')}"
     return text
 
 
 class _Reporter:
-    """Writes the report as it goes: text lines, or one JSON object written piece by piece."""
+    """Writes the report as it goes: text lines, one JSON object written piece by piece, or JSON Lines."""
 
-    def __init__(self, out: IO[str], as_json: bool, quiet: bool) -> None:
+    def __init__(self, out: IO[str], mode: str, quiet: bool) -> None:
         self.out = out
-        self.as_json = as_json
+        self.mode = mode  # "text", "json" or "jsonl"
         self.quiet = quiet
-        self.tally = _Tally()
+        self.summary = Summary()
         self.io_errors = 0
         self.first_entry = True
         self.progress: Optional[_Progress] = None  # the input's progress line, cleared before output
         # The JSON report leaves its last entry's line open (a comma may follow it); a progress
         # line on the same terminal would overwrite it.
         self.progress_allowed = True
-        if as_json:
+        if mode == "json":
             self.write('{"documents": [')
 
-    def start_progress(self, name: str) -> "_Progress":
-        self.progress = _Progress(name, self.progress_allowed)
+    def start_progress(self, name: str, size: Optional[int], position: Callable[[], int]) -> "_Progress":
+        self.progress = _Progress(name, self.progress_allowed, size, position)
         return self.progress
 
     def write(self, text: str, flush: bool = False) -> None:
@@ -4115,55 +4376,73 @@ class _Reporter:
         except OSError as exc:  # the report cannot be written (disk full, ...): not the input's fault
             raise _OutputError(exc.strerror or str(exc)) from None
 
-    def entry(self, where: str, status: str, kind: str, detail: str = "",
-              problems: Sequence[Problem] = (), unkept: int = 0) -> None:
-        if self.as_json:
-            if self.quiet and status == "valid":
-                return
-            item: Dict[str, Any] = {"source": where, "status": status, "kind": kind}
-            if detail:
-                item["detail"] = detail
-            if problems:
-                item["problems"] = [{"path": p.path, "message": p.message} for p in problems]
-            if unkept:
-                item["unkept_problems"] = unkept
+    def write_object(self, item: Dict[str, Any]) -> None:
+        if self.mode == "jsonl":
+            self.write(json.dumps(item) + "\n")
+        else:
             self.write(("\n  " if self.first_entry else ",\n  ") + json.dumps(item))
             self.first_entry = False
+
+    def entry(self, where: str, line: Optional[int], item: Optional[int], label: str, record: DocumentCheck,
+              detail: str = "", extra: Optional[Dict[str, Any]] = None) -> None:
+        """The report's entry for one document (or stream)."""
+        if self.quiet and record.valid:
             return
-        if self.quiet and status == "valid":
+        if self.mode != "text":
+            fields_: Dict[str, Any] = {"file": where, "line": line, "item": item, "kind": record.kind,
+                                       "status": record.status}
+            if extra:
+                fields_.update(extra)
+            for name in _RECORD_FIELDS:
+                fields_[name] = getattr(record, name)
+            fields_["problems"] = [{"path": p.path, "message": p.message} for p in record.problems]
+            self.write_object(fields_)
             return
-        line = f"{where}: {status} {kind}"
+        text = where + ("" if line is None else f":{line}") + ("" if item is None else f"[{item}]")
+        text += f": {record.status} {label}"
+        detail = detail or (_describe(record) if record.valid else "")
         if detail:
-            line += f": {detail}"
-        self.write(line + "\n")
+            text += f": {detail}"
+        self.write(text + "\n")
+        problems = record.problems
         for problem in problems[:MAX_LISTED_PROBLEMS]:
             self.write(f"  {problem}\n")
-        more = max(len(problems) - MAX_LISTED_PROBLEMS, 0) + unkept
+        more = max(len(problems) - MAX_LISTED_PROBLEMS, 0) + record.unkept_problems
         if more:
             self.write(f"  ... and {_plural(more, 'more problem')}\n")
 
-    def valid(self, where: str, kind: str, response: CreateChatCompletionResponse, detail: str = "",
-              listed: bool = True) -> None:
-        self.tally.add(response)
-        if listed:
-            self.entry(where, "valid", kind, detail or _describe(response))
+    def document(self, where: str, line: Optional[int], item: Optional[int], label: str, record: DocumentCheck,
+                 detail: str = "", listed: bool = True, extra: Optional[Dict[str, Any]] = None) -> None:
+        """Count one document, and list it when it is to be listed."""
+        self.summary.add(record)
+        if listed or not record.valid or self.mode == "jsonl":
+            self.entry(where, line, item, label, record, detail, extra)
 
-    def invalid(self, where: str, kind: str, problems: Sequence[Problem], detail: str = "", unkept: int = 0) -> None:
-        self.tally.documents += 1
-        self.tally.invalid += 1
-        self.entry(where, "invalid", kind, detail, problems, unkept)
-
-    def request_error(self, where: str, kind: str, detail: str) -> None:
-        self.tally.documents += 1
-        self.tally.request_errors += 1
-        self.entry(where, "error", kind, detail)
+    def file_entry(self, name: str, kind: str, size: Tuple[str, int], before: Summary) -> None:
+        """The line that ends a file of many documents: its counts."""
+        now = self.summary
+        documents, valid = now.documents - before.documents, now.valid - before.valid
+        invalid, errors = now.invalid - before.invalid, now.request_errors - before.request_errors
+        status = "invalid" if invalid else "valid"
+        if self.quiet and status == "valid" or self.mode == "jsonl":
+            return
+        if self.mode == "json":
+            self.write_object({"file": name, "line": None, "item": None, "kind": kind, "status": status,
+                               size[0]: size[1], "documents": documents, "valid": valid, "invalid": invalid,
+                               "request_errors": errors})
+            return
+        detail = f"{_plural(size[1], size[0][:-1])}, {_plural(documents, 'document')}, {valid} valid, {invalid} invalid"
+        if errors:
+            detail += ", " + _plural(errors, "request error")
+        self.write(f"{name}: {status} {kind}: {detail}\n")
 
     def io_error(self, where: str, message: str) -> None:
         self.io_errors += 1
         if self.progress is not None:
             self.progress.clear()
-        if self.as_json:
-            self.entry(where, "unreadable", "input", message)
+        if self.mode != "text":
+            self.write_object({"file": where, "line": None, "item": None, "kind": "input", "status": "unreadable",
+                               "error": message})
         else:
             try:
                 if sys.stderr is not None:
@@ -4172,21 +4451,21 @@ class _Reporter:
                 pass
 
     def finish(self) -> int:
-        summary = self.tally.to_dict()
         text = ""
-        if self.as_json:
+        if self.mode == "json":
+            summary = self.summary.to_dict()
             summary["io_errors"] = self.io_errors
             text = ("\n" if not self.first_entry else "") + '], "summary": ' + json.dumps(summary) + "}\n"
-        elif not self.quiet:
-            text = "\n".join(self.tally.lines()) + "\n"
+        elif self.mode == "text" and not self.quiet:
+            text = "\n".join(self.summary.lines()) + "\n"
         self.write(text, flush=True)
         if self.io_errors:
             return _USAGE_ERROR
-        return 1 if (self.tally.invalid or self.tally.request_errors) else 0
+        return 1 if (self.summary.invalid or self.summary.request_errors) else 0
 
 
 class _InputError(Exception):
-    """An input that cannot be read as text lines (I/O error, invalid UTF-8, truncated line)."""
+    """An input that cannot be read as text lines (I/O error, invalid UTF-8, truncated line, too long a line)."""
 
 
 def _invalid_utf8(line: int, error: UnicodeDecodeError) -> _InputError:
@@ -4197,64 +4476,186 @@ class _OutputError(Exception):
     """The report cannot be written."""
 
 
-def _accumulated(reporter: "_Reporter", name: str, accumulator: ChatCompletionAccumulator) -> Optional[CreateChatCompletionResponse]:
-    """The stream's response, or None after reporting why it could not be rebuilt.
+def _accumulated(accumulator: ChatCompletionAccumulator) -> DocumentCheck:
+    """The record of a stream's accumulated response.
 
     Chunks that each passed their check always add up to a response; should that ever fail,
-    the report says so rather than the command line stopping with a traceback.
+    the record says so rather than the command line stopping with a traceback.
     """
     try:
-        return accumulator.result()
+        return _record_of(accumulator.result(), "stream")
     except ValidationError as exc:
-        reporter.invalid(name, "stream", [Problem("accumulated response: " + p.path, p.message) for p in exc.errors],
-                         _plural(accumulator.chunks, "valid chunk"))
+        return _invalid_record("stream", *(Problem("accumulated response: " + p.path, p.message) for p in exc.errors))
+
+
+def _report_stream(reporter: _Reporter, name: str, accumulator: ChatCompletionAccumulator) -> None:
+    record = _accumulated(accumulator)
+    chunks = _plural(accumulator.chunks, "chunk" if record.valid else "valid chunk")
+    detail = f"{chunks}; " + _describe(record) if record.valid else chunks
+    reporter.document(name, None, None, "stream", record, detail, extra={"chunks": accumulator.chunks})
+
+
+class _Input:
+    """An input's lines, decompressed, each at most max_line_bytes long; blank lines are counted, not kept."""
+
+    def __init__(self, raw: IO[bytes], limit: int) -> None:
+        self.raw = raw
+        self.limit = limit
+        self.codec = ""
+        self.codec_errors: Tuple[Type[BaseException], ...] = ()
+        self.size: Optional[int] = None
+        try:
+            info = os.fstat(raw.fileno())
+            if stat.S_ISREG(info.st_mode):
+                self.size = info.st_size
+        except (OSError, ValueError, AttributeError):
+            pass
+        self.stream = self._decompressed(raw)
+        self.number = 0  # lines read
+
+    def _decompressed(self, raw: IO[bytes]) -> IO[bytes]:
+        peek = getattr(raw, "peek", None)
+        head = peek(8)[:8] if peek is not None else b""
+        if head.startswith(b"\x1f\x8b"):
+            import gzip
+            import zlib
+            self.codec, self.codec_errors = "gzip", (EOFError, zlib.error)
+            return cast("IO[bytes]", gzip.GzipFile(fileobj=raw, mode="rb"))
+        if head.startswith(b"BZh") and head[3:4].isdigit():
+            import bz2
+            self.codec, self.codec_errors = "bzip2", (EOFError,)
+            return cast(IO[bytes], bz2.BZ2File(raw))
+        if head.startswith(b"\xfd7zXZ\x00"):
+            import lzma
+            self.codec, self.codec_errors = "xz", (EOFError, lzma.LZMAError)
+            return cast(IO[bytes], lzma.LZMAFile(raw))
+        if head.startswith(b"\x28\xb5\x2f\xfd"):
+            try:
+                from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+            except ImportError:
+                raise _InputError("zstd-compressed, which this Python cannot read (3.14 and later can): "
+                                  "decompress it first (zstd -dc FILE | python chatcompletion.py -)") from None
+            self.codec, self.codec_errors = "zstd", (EOFError, zstd.ZstdError)
+            return cast(IO[bytes], zstd.ZstdFile(raw))
+        return raw
+
+    def position(self) -> int:
+        """How far into the (compressed) input reading is, in bytes."""
+        try:
+            return self.raw.tell()
+        except (OSError, ValueError, AttributeError):
+            return 0
+
+    def _failed(self, exc: BaseException) -> _InputError:
+        return _InputError(f"{self.codec} data corrupt or cut short: {exc}" if str(exc) else
+                           f"{self.codec} data corrupt or cut short")
+
+    def __iter__(self) -> Iterator[bytes]:
+        readline, limit = self.stream.readline, self.limit
+        codec_errors = self.codec_errors or (_InputError,)
+        while True:
+            try:
+                line = readline(limit + 1)
+            except codec_errors as exc:
+                raise self._failed(exc) from None
+            except OSError as exc:
+                if self.codec:
+                    raise self._failed(exc) from None
+                raise
+            if not line:
+                return
+            self.number += 1
+            if len(line) > limit:
+                raise _InputError(f"line {self.number}: longer than {limit:,} bytes (--max-line-bytes)")
+            yield line
+
+    def read_rest(self, room: int) -> bytes:
+        """The rest of the input, at most ``room`` bytes."""
+        try:
+            data = self.stream.read(room + 1)
+        except self.codec_errors or (_InputError,) as exc:
+            raise self._failed(exc) from None
+        if len(data) > room:
+            raise _InputError(f"a JSON document spread over lines is longer than {self.limit:,} bytes (--max-line-bytes)")
+        return data
+
+
+def _is_blank(line: bytes) -> bool:
+    stripped = line.strip()
+    return not stripped or stripped == _BOM
+
+
+def _check_input(reporter: _Reporter, name: str, raw: IO[bytes], options: _Options, pool: "_Pool") -> None:
+    source = _Input(raw, options.max_line_bytes)
+    lines = iter(source)
+    # The first content lines, and how many blank lines came before each (counted, not kept,
+    # so that line numbers stay true in constant memory).
+    content: List[bytes] = []
+    blanks: List[int] = []
+
+    def next_content() -> Optional[bytes]:
+        count = 0
+        for line in lines:
+            if _is_blank(line):
+                count += 1
+                continue
+            blanks.append(count)
+            content.append(line)
+            return line
+        blanks.append(count)
         return None
 
+    def replay() -> Iterator[bytes]:
+        for index, count in enumerate(blanks):
+            yield from repeat(b"\n", count)
+            if index < len(content):
+                yield content[index]
 
-def _check_input(reporter: _Reporter, name: str, stream: IO[bytes], strict: bool) -> None:
-    # The lines read to tell the format, blank ones included, so that line numbers stay true.
-    seen: List[bytes] = []
-    first = _next_content_line(stream, seen)
+    first = next_content()
     if first is None:
-        reporter.invalid(name, "input", [Problem("<root>", "empty: no document in it")])
+        reporter.document(name, None, None, "input", _invalid_record("input", Problem("<root>", "empty: no document in it")))
         return
     if first.startswith(_WIDE_BOMS):
         raise _InputError("not UTF-8: the text starts with a UTF-16 or UTF-32 byte order mark")
     head = first[3:] if first.startswith(_BOM) else first
     if head.lstrip().startswith(_SSE_PREFIXES):
-        _check_stream(reporter, name, chain(seen, stream), strict)
+        _check_stream(reporter, name, chain(replay(), lines), options, source)
         return
-    document, unfinished = _read_first_line(first, len(seen))
+    document, unfinished = _read_first_line(first, source.number)
     if not unfinished:
-        second = _next_content_line(stream, seen)
+        second = next_content()
         if second is None:
             if document is not _MISSING:
-                _check_whole(reporter, name, document, strict)
+                _check_whole(reporter, name, document, options)
                 return
-        elif document is not _MISSING or _read_first_line(second, len(seen))[0] is not _MISSING:
+        elif document is not _MISSING or _read_first_line(second, source.number)[0] is not _MISSING:
             # JSON Lines, also when its first line is bad: that line is reported, the rest read.
-            _check_lines(reporter, name, chain(seen, stream), strict)
+            _check_lines(reporter, name, chain(replay(), lines), options, source, pool)
             return
     # A document spread over several lines (or something that is not JSON at all).
-    data = b"".join(seen) + stream.read()
+    start = b"".join(replay())
+    data = start + source.read_rest(options.max_line_bytes - len(start))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        start = exc.start + (len(_BOM) if data.startswith(_BOM) else 0)  # the decoder counts after the BOM
-        line = data.count(b"\n", 0, start) + 1
+        begin = exc.start + (len(_BOM) if data.startswith(_BOM) else 0)  # the decoder counts after the BOM
+        line = data.count(b"\n", 0, begin) + 1
         raise _invalid_utf8(line, exc) from None
+    del data, start
     try:
         document = json.loads(text)
     except RecursionError:
-        reporter.invalid(name, "input", [Problem("<root>", "JSON nested too deeply to read")])
+        reporter.document(name, None, None, "input", _invalid_record("input", Problem("<root>", "JSON nested too deeply to read")))
         return
     except ValueError as exc:
         sample = text[:1000]
         if sample and sample.count("\x00") * 4 >= len(sample):  # ASCII in UTF-16 is half NUL bytes
             raise _InputError("not UTF-8: NUL bytes, as UTF-16 or UTF-32 text has") from None
-        reporter.invalid(name, "input", [Problem("<root>", f"not JSON, JSON Lines or server-sent events: {exc}")])
+        reporter.document(name, None, None, "input", _invalid_record(
+            "input", Problem("<root>", f"not JSON, JSON Lines or server-sent events: {exc}")))
         return
-    _check_whole(reporter, name, document, strict)
+    del text
+    _check_whole(reporter, name, document, options)
 
 
 def _read_first_line(line: bytes, number: int) -> Tuple[Any, bool]:
@@ -4273,15 +4674,6 @@ def _read_first_line(line: bytes, number: int) -> Tuple[Any, bool]:
     except ValueError as exc:
         return _MISSING, _open_at_end(text, exc)
     return (document if isinstance(document, dict) else _MISSING), False
-
-
-def _next_content_line(stream: IO[bytes], seen: List[bytes]) -> Optional[bytes]:
-    for line in stream:
-        seen.append(line)
-        stripped = line.strip()
-        if stripped and stripped != _BOM:
-            return line
-    return None
 
 
 def _cut_short(text: str, error: ValueError) -> bool:
@@ -4327,128 +4719,75 @@ def _kind_of(document: Any) -> str:
     return "response"
 
 
-def _check_document(reporter: _Reporter, where: str, document: Any, strict: bool,
-                    listed: bool = True, stream: Optional[ChatCompletionAccumulator] = None) -> None:
-    kind = _kind_of(document)
-    if kind == "batch":
-        error = document.get("error")
-        response = document.get("response")
-        if error is not None:
-            reporter.request_error(where, "batch line", _describe_error(error))
-            return
-        if not isinstance(response, dict):
-            reporter.invalid(where, "batch line", [Problem("response", _got("object", response))])
-            return
-        status = response.get("status_code", _MISSING)
-        body = response.get("body")
-        error = _error_of(body)
-        if status != 200 or error is not _MISSING:  # a 200 whose body is an error counts as one
-            if type(status) is int:
-                detail = f"status {status}"
-            elif status is _MISSING:
-                detail = "no status_code"
-            else:
-                detail = f"status {_json_type(status)}{_quote(status)}"
-            if error is not _MISSING:
-                detail += ": " + _describe_error(error)
-            reporter.request_error(where, "batch line", detail)
-            return
-        try:
-            parsed = CreateChatCompletionResponse.from_dict(body, strict=strict)
-        except ValidationError as exc:
-            reporter.invalid(where, "batch line", [Problem(_under("response.body", p.path), p.message) for p in exc.errors])
-            return
-        reporter.valid(where, "batch line", parsed, listed=listed)
-        return
-    if kind == "error":
-        label = "chunk" if document.get("object") == "chat.completion.chunk" else "response"
-        reporter.request_error(where, label, "the server returned an error: " + _describe_error(_error_of(document)))
-        return
-    if kind == "chunk":
-        try:
-            chunk = CreateChatCompletionStreamResponse.from_dict(document, strict=strict)
-        except ValidationError as exc:
-            reporter.invalid(where, "chunk", exc.errors)
-            return
-        if stream is not None:
-            stream.add(chunk)
-            return
-        single = ChatCompletionAccumulator()
-        single.add(chunk)
-        result = _accumulated(reporter, where, single)
-        if result is not None:
-            reporter.valid(where, "chunk", result, "model " + _shown(chunk.model), listed=listed)
-        return
-    try:
-        parsed = CreateChatCompletionResponse.from_dict(document, strict=strict)
-    except ValidationError as exc:
-        reporter.invalid(where, "response", exc.errors)
-        return
-    reporter.valid(where, "response", parsed, listed=listed)
-
-
-def _check_whole(reporter: _Reporter, name: str, document: Any, strict: bool) -> None:
+def _check_whole(reporter: _Reporter, name: str, document: Any, options: _Options) -> None:
     """A file holding one JSON value: a document, or an array of them."""
     if type(document) is not list:
-        _check_document(reporter, name, document, strict)
+        record, label, detail, _ = _check(document, options.strict, options.path)
+        reporter.document(name, None, None, label, record, detail)
         return
     if not document:
-        reporter.invalid(name, "JSON array", [Problem("<root>", "empty: no document in it")])
+        reporter.document(name, None, None, "JSON array", _invalid_record("JSON array", Problem("<root>", "empty: no document in it")))
         return
     # Items are checked as lines of JSON Lines are: only those with problems are listed.
-    before = reporter.tally.counts()
+    before = copy.deepcopy(reporter.summary)
     chunks = ChatCompletionAccumulator()
-    for index, item in enumerate(document):
-        _check_document(reporter, f"{name}[{index}]", item, strict, listed=False, stream=chunks)
-    _report_many(reporter, name, "JSON array", _plural(len(document), "item"), chunks, before)
-
-
-def _report_many(reporter: _Reporter, name: str, kind: str, size: str,
-                 chunks: ChatCompletionAccumulator, before: Tuple[int, int, int]) -> None:
-    """The lines that end a file of many documents: the stream its chunks add up to, then the counts."""
+    count = len(document)
+    for index in range(count):
+        item = document[index]
+        document[index] = None  # each item's memory goes once it is checked
+        record, label, detail, chunk = _check(item, options.strict, options.path, stream=True)
+        if chunk is not None:
+            chunks.add(chunk)
+        else:
+            reporter.document(name, None, index, label, record, detail, listed=False)
     if chunks.chunks:
-        result = _accumulated(reporter, name, chunks)
-        if result is not None:
-            reporter.valid(name, "stream", result, f"{_plural(chunks.chunks, 'chunk')}; " + _describe(result))
-    documents, valid, invalid = (now - then for now, then in zip(reporter.tally.counts(), before))
-    detail = f"{size}, {_plural(documents, 'document')}, {valid} valid, {invalid} invalid"
-    if documents - valid - invalid:
-        detail += ", " + _plural(documents - valid - invalid, "request error")
-    reporter.entry(name, "invalid" if invalid else "valid", kind, detail)
+        _report_stream(reporter, name, chunks)
+    reporter.file_entry(name, "JSON array", ("items", count), before)
 
 
-def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict: bool) -> None:
-    """JSON Lines, one at a time; chunks among them add up to one stream per file."""
-    before = reporter.tally.counts()
-    chunks = ChatCompletionAccumulator()
-    progress = reporter.start_progress(name)
-    show_progress = progress.enabled
-    number = 0
+class _Batch(NamedTuple):
+    """What one batch of JSON Lines holds: the counts of its documents, the entries to report
+    (line number, record, kind word, detail), its valid chunks, and an input error that stops the file."""
+
+    summary: Summary
+    entries: List[Tuple[int, DocumentCheck, str, str]]
+    chunks: List[CreateChatCompletionStreamResponse]
+    error: str
+
+
+def _check_batch(job: Tuple[int, List[bytes], bool, str, bool]) -> _Batch:
+    """Check a batch of JSON Lines, whose first line is number ``start``; in this process or a worker."""
+    start, lines, strict, path, every = job
+    summary = Summary()
+    entries: List[Tuple[int, DocumentCheck, str, str]] = []
+    chunks: List[CreateChatCompletionStreamResponse] = []
     build = _plans_of(CreateChatCompletionResponse)[bool(strict)].build
-    tally = reporter.tally
-    for number, line in enumerate(lines, 1):
-        if show_progress and not number & 1023:
-            progress.tick(number)
+    add = summary.add
+    for number, line in enumerate(lines, start):
         try:
             text = line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            raise _invalid_utf8(number, exc) from None
+            return _Batch(summary, entries, chunks, str(_invalid_utf8(number, exc)))
         if not text or text.isspace():
             continue
         try:
             document = _json_loads(text)
         except RecursionError:
-            reporter.invalid(f"{name}:{number}", "line", [Problem("<root>", "invalid JSON: nested too deeply")])
+            record = _invalid_record("response", Problem("<root>", "invalid JSON: nested too deeply"))
+            add(record)
+            entries.append((number, record, "line", ""))
             continue
         except ValueError as exc:
             if not line.endswith(b"\n") and _cut_short(text, exc):
-                raise _InputError(f"line {number}: truncated (the file ends inside a JSON document)") from None
-            reporter.invalid(f"{name}:{number}", "line", [Problem("<root>", f"invalid JSON: {exc}")])
+                return _Batch(summary, entries, chunks, f"line {number}: truncated (the file ends inside a JSON document)")
+            record = _invalid_record("response", Problem("<root>", f"invalid JSON: {exc}"))
+            add(record)
+            entries.append((number, record, "line", ""))
             continue
         # The usual line of a batch file, a successful request whose body is valid, is counted
-        # here without the general path's calls (3% of the time per line); any other line, or
-        # a body that fails, goes through _check_document(), which says why.
-        if type(document) is dict and "custom_id" in document:
+        # here without the general path's calls; any other line, or a body that fails, goes
+        # through _check(), which says why.
+        if not path and type(document) is dict and "custom_id" in document:
             response = document.get("response")
             body = response.get("body") if type(response) is dict and response.get("status_code") == 200 else None
             if (type(body) is dict and document.get("error") is None
@@ -4458,21 +4797,104 @@ def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], strict:
                 except (_Invalid, RecursionError, ValidationError):  # said again, with why, below
                     pass
                 else:
-                    tally.add(parsed)
+                    custom_id = document["custom_id"]
+                    record = _record_of(parsed, "batch line", custom_id if type(custom_id) is str else None, 200)
+                    add(record)
+                    if every:
+                        entries.append((number, record, "batch line", ""))
                     continue
-        _check_document(reporter, f"{name}:{number}", document, strict, listed=False, stream=chunks)
+        record, label, detail, chunk = _check(document, strict, path, stream=True)
+        if chunk is not None:
+            chunks.append(chunk)
+            continue
+        add(record)
+        if every or not record.valid:
+            entries.append((number, record, label, detail))
+    return _Batch(summary, entries, chunks, "")
+
+
+def _batches(lines: Iterable[bytes], options: _Options, every: bool) -> Iterator[Tuple[int, List[bytes], bool, str, bool]]:
+    batch: List[bytes] = []
+    size = 0
+    start = 1
+    for line in lines:
+        batch.append(line)
+        size += len(line)
+        if len(batch) >= _BATCH_LINES or size >= _BATCH_BYTES:
+            yield start, batch, options.strict, options.path, every
+            start += len(batch)
+            batch, size = [], 0
+    if batch:
+        yield start, batch, options.strict, options.path, every
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _Pool:
+    """The --jobs worker processes, started when the first JSON Lines file needs them."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.pool: Any = None
+
+    def results(self, jobs: Iterator[Tuple[int, List[bytes], bool, str, bool]]) -> Iterator[_Batch]:
+        """The batches' results in input order, with at most two batches a worker in flight (bounded memory)."""
+        if self.jobs <= 1:
+            for job in jobs:
+                yield _check_batch(job)
+            return
+        if self.pool is None:
+            import multiprocessing
+            self.pool = multiprocessing.Pool(self.jobs, initializer=_ignore_interrupts)
+        pending: Deque[Any] = collections.deque()
+        for job in jobs:
+            pending.append(self.pool.apply_async(_check_batch, (job,)))
+            if len(pending) >= 2 * self.jobs:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+
+def _check_lines(reporter: _Reporter, name: str, lines: Iterable[bytes], options: _Options, source: _Input,
+                 pool: _Pool) -> None:
+    """JSON Lines, in batches; chunks among them add up to one stream per file."""
+    before = copy.deepcopy(reporter.summary)
+    chunks = ChatCompletionAccumulator()
+    progress = reporter.start_progress(name, source.size, source.position)
+    every = reporter.mode == "jsonl" and not reporter.quiet
+    for batch in pool.results(_batches(lines, options, every)):
+        reporter.summary.merge(batch.summary)
+        for number, record, label, detail in batch.entries:
+            reporter.entry(name, number, None, label, record, detail)
+        for chunk in batch.chunks:
+            chunks.add(chunk)
+        if batch.error:
+            raise _InputError(batch.error)
+        progress.tick(source.number)
     progress.done()
-    _report_many(reporter, name, "JSON Lines", f"{number} lines", chunks, before)
+    if chunks.chunks:
+        _report_stream(reporter, name, chunks)
+    reporter.file_entry(name, "JSON Lines", ("lines", source.number), before)
 
 
-def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict: bool) -> None:
+def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], options: _Options, source: _Input) -> None:
     """A server-sent-events transcript: every chunk checked, then the accumulated response."""
     accumulator = ChatCompletionAccumulator()
-    plan = _plans_of(CreateChatCompletionStreamResponse)[bool(strict)]
+    plan = _plans_of(CreateChatCompletionStreamResponse)[bool(options.strict)]
     problems: List[Problem] = []
     unkept = 0  # problems past MAX_KEPT_PROBLEMS, counted only, so that memory stays constant
     error: Any = _MISSING
-    progress = reporter.start_progress(name)
+    progress = reporter.start_progress(name, source.size, source.position)
     try:
         for event, data, line in _sse_events(_decoded_lines(lines)):
             if progress.enabled and not line & 1023:
@@ -4499,20 +4921,23 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], strict
     except ValidationError as exc:
         raise _InputError(exc.errors[0].message) from None
     progress.done()
+    chunks = {"chunks": accumulator.chunks}
     if problems:
         detail = _plural(accumulator.chunks, "valid chunk")
         if error is not _MISSING:  # on the stream's own line, so that text output shows it however many problems
             detail += ", then the server sent an error: " + _describe_error(error)
-        reporter.invalid(name, "stream", problems, detail, unkept)
+        record = _invalid_record("stream", *problems, unkept=unkept,
+                                 error=None if error is _MISSING else _describe_error(error))
+        reporter.document(name, None, None, "stream", record, detail, extra=chunks)
     elif error is not _MISSING:
-        reporter.request_error(name, "stream", f"the server sent an error after {_plural(accumulator.chunks, 'chunk')}: "
-                               + _describe_error(error))
+        reporter.document(name, None, None, "stream", _error_record("stream", error),
+                          f"the server sent an error after {_plural(accumulator.chunks, 'chunk')}: "
+                          + _describe_error(error), extra=chunks)
     elif not accumulator.chunks:
-        reporter.invalid(name, "stream", [Problem("<stream>", "no chunks in it")])
+        reporter.document(name, None, None, "stream", _invalid_record("stream", Problem("<stream>", "no chunks in it")),
+                          extra=chunks)
     else:
-        result = _accumulated(reporter, name, accumulator)
-        if result is not None:
-            reporter.valid(name, "stream", result, f"{_plural(accumulator.chunks, 'chunk')}; " + _describe(result))
+        _report_stream(reporter, name, accumulator)
 
 
 def _sse_events(lines: Iterable[str]) -> Iterator[Tuple[str, str, int]]:
@@ -4533,14 +4958,17 @@ def _decoded_lines(lines: Iterable[bytes]) -> Iterator[str]:
 
 
 class _Progress:
-    """Lines read and rate on stderr, for long inputs, only when stderr is a terminal."""
+    """Lines read, rate, and (when the input's size is known) percentage and time left, on stderr,
+    for long inputs, only when stderr is a terminal."""
 
-    def __init__(self, name: str, allowed: bool) -> None:
+    def __init__(self, name: str, allowed: bool, size: Optional[int], position: Callable[[], int]) -> None:
         self.name = name
         try:
             self.enabled = allowed and sys.stderr is not None and sys.stderr.isatty()
         except (OSError, ValueError):  # stderr closed
             self.enabled = False
+        self.size = size
+        self.position = position
         self.start = self.last = time.monotonic()
         self.shown = False
 
@@ -4550,8 +4978,15 @@ class _Progress:
         now = time.monotonic()
         if now - self.last >= _PROGRESS_SECONDS:
             self.last = now
-            rate = lines / max(now - self.start, 1e-9)
-            sys.stderr.write(f"\r{self.name}: {lines} lines, {rate:,.0f} lines/s ")
+            elapsed = max(now - self.start, 1e-9)
+            text = f"\r{self.name}: {lines} lines, {lines / elapsed:,.0f} lines/s"
+            if self.size:
+                done = min(self.position() / self.size, 1.0)
+                text += f", {done:.0%}"
+                if done > 0:
+                    left = int(elapsed * (1 - done) / done)
+                    text += f", ETA {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}"
+            sys.stderr.write(text + " ")
             sys.stderr.flush()
             self.shown = True
 
@@ -4565,6 +5000,23 @@ class _Progress:
     done = clear
 
 
+def _byte_size(text: str) -> int:
+    """A size such as 1000, 64M or 2G (powers of 1024)."""
+    text = text.strip().upper().rstrip("B").rstrip("I")
+    suffix = text[-1:] if text[-1:] in _SIZE_SUFFIXES else ""
+    number = int(text[:len(text) - len(suffix)])
+    if number <= 0:
+        raise ValueError(text)
+    return number * _SIZE_SUFFIXES[suffix]
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number <= 0:
+        raise ValueError(text)
+    return number
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command line: check responses, streams, arrays and JSON Lines files; see ``--help``."""
     import argparse
@@ -4575,14 +5027,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         epilog=_HELP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files to check; - reads standard input")
     parser.add_argument("--strict", action="store_true", help="check exactly against the OpenAI spec")
-    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    output.add_argument("--jsonl", action="store_true",
+                        help="print one JSON object per document (valid ones too), for jq, DuckDB or a warehouse")
     parser.add_argument("--quiet", action="store_true", help="print only problems")
+    parser.add_argument("--path", default="", metavar="KEYS",
+                        help="check the document at this dotted path inside each record, e.g. response "
+                             "or response.body")
+    parser.add_argument("--jobs", type=_positive, default=1, metavar="N",
+                        help="check JSON Lines in N processes; the output is the same as with 1 (default 1)")
+    parser.add_argument("--max-line-bytes", type=_byte_size, default=_MAX_LINE_BYTES, metavar="SIZE",
+                        help="refuse longer lines, and longer documents spread over lines (default 64M)")
     parser.add_argument("--version", action="version", version=f"chatcompletion {__version__}")
     args = parser.parse_args(argv)
     if sys.stdout is None:  # started with standard output closed
         if sys.stderr is not None:
             print("chatcompletion: standard output is closed", file=sys.stderr)
         return _USAGE_ERROR
+    options = _Options(args.strict, args.path, args.max_line_bytes, args.jobs)
     out: IO[str] = sys.stdout
     wrapped: Optional[io.TextIOWrapper] = None
     try:
@@ -4594,8 +5057,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # On a terminal, each problem shows as soon as it is found.
         out = wrapped = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors="replace",
                                          line_buffering=interactive)
-    reporter = _Reporter(out, args.json, args.quiet)
-    reporter.progress_allowed = not (args.json and interactive)
+    mode = "json" if args.json else "jsonl" if args.jsonl else "text"
+    reporter = _Reporter(out, mode, args.quiet)
+    reporter.progress_allowed = not (mode != "text" and interactive)
+    pool = _Pool(options.jobs)
     try:
         for path in args.paths:
             name = "<stdin>" if path == "-" else path
@@ -4603,32 +5068,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 if path == "-":
                     if sys.stdin is None:
                         raise _InputError("standard input is closed")
-                    _check_input(reporter, name, sys.stdin.buffer, args.strict)
+                    _check_input(reporter, name, sys.stdin.buffer, options, pool)
                 else:
                     with open(path, "rb") as stream:
-                        _check_input(reporter, name, stream, args.strict)
+                        _check_input(reporter, name, stream, options, pool)
             except BrokenPipeError:
                 raise  # our output went away (| head), not this input
             except OSError as exc:
                 reporter.io_error(name, exc.strerror or str(exc))
             except _InputError as exc:
                 reporter.io_error(name, str(exc))
+            except MemoryError:
+                reporter.io_error(name, "out of memory (a lower --max-line-bytes or fewer --jobs may help)")
             finally:
                 if reporter.progress is not None:
                     reporter.progress.done()
                     reporter.progress = None
         return reporter.finish()
     except KeyboardInterrupt:
-        return 130
+        return _INTERRUPTED
+    except MemoryError:
+        _say("out of memory")
+        return _USAGE_ERROR
     except (BrokenPipeError, _OutputError) as exc:
         # The reader stopped (| head), or the report could not be written (disk full): say so,
         # unless the reader chose to stop.  Point stdout at devnull so that the interpreter's own
         # final flush does not complain.
-        if isinstance(exc, _OutputError) and sys.stderr is not None:
-            try:
-                sys.stderr.write(f"chatcompletion: cannot write the report: {exc}\n")
-            except OSError:
-                pass
+        if isinstance(exc, _OutputError):
+            _say(f"cannot write the report: {exc}")
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
@@ -4636,6 +5103,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             pass
         return _USAGE_ERROR
     finally:
+        pool.close()
         if wrapped is not None:
             try:
                 wrapped.flush()
@@ -4644,5 +5112,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 pass
 
 
+def _say(message: str) -> None:
+    try:
+        if sys.stderr is not None:
+            sys.stderr.write(f"chatcompletion: {message}\n")
+    except (OSError, ValueError):
+        pass
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # between main's own handlers
+        sys.exit(_INTERRUPTED)
