@@ -4005,9 +4005,10 @@ def check_document(document: Any, *, strict: bool = False, path: str = "") -> Do
 class Summary:
     """Counts over many DocumentCheck records: add() one, merge() another summary.
 
-    Merging the summaries of two halves, in order, gives the summary of one pass over both.
-    At most MAX_KEPT_NAMES distinct models and finish reasons are kept; later names are
-    counted in ``other_models`` and ``other_finish_reasons``.  A missing name counts as "(none)".
+    Merging the summaries of two parts, in any order, gives the summary of one pass over both.
+    Of the distinct models, and of the finish reasons, the MAX_KEPT_NAMES first in sorted order
+    are counted by name and the rest in ``other_models`` and ``other_finish_reasons``: a rule
+    that gives the same names however the documents are split.  A missing name counts as "(none)".
     """
 
     documents: int = 0
@@ -4040,19 +4041,15 @@ class Summary:
         models = self.models
         if model in models:
             models[model] += 1
-        elif len(models) < MAX_KEPT_NAMES:
-            models[model] = 1
         else:
-            self.other_models += 1
+            self.other_models += _count_name(models, model, 1)
         reasons = self.finish_reasons
         for reason in record.finish_reasons:
             name = "(none)" if reason is None else reason
             if name in reasons:
                 reasons[name] += 1
-            elif len(reasons) < MAX_KEPT_NAMES:
-                reasons[name] = 1
             else:
-                self.other_finish_reasons += 1
+                self.other_finish_reasons += _count_name(reasons, name, 1)
         self.prompt_tokens += record.prompt_tokens
         self.completion_tokens += record.completion_tokens
         self.total_tokens += record.total_tokens
@@ -4062,7 +4059,7 @@ class Summary:
         self.refusals += record.refusals
 
     def merge(self, other: "Summary") -> "Summary":
-        """Add another summary's counts to this one (after this one's, in order); returns self."""
+        """Add another summary's counts to this one; returns self."""
         for name in ("documents", "valid", "invalid", "request_errors", "other_models", "other_finish_reasons",
                      "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens",
                      "tool_calls", "refusals"):
@@ -4074,8 +4071,9 @@ class Summary:
     def to_dict(self) -> Dict[str, Any]:
         """The summary as the command line's --json prints it."""
         return {"documents": self.documents, "valid": self.valid, "invalid": self.invalid,
-                "request_errors": self.request_errors, "models": dict(self.models), "other_models": self.other_models,
-                "finish_reasons": dict(self.finish_reasons), "other_finish_reasons": self.other_finish_reasons,
+                "request_errors": self.request_errors, "models": dict(sorted(self.models.items())),
+                "other_models": self.other_models, "finish_reasons": dict(sorted(self.finish_reasons.items())),
+                "other_finish_reasons": self.other_finish_reasons,
                 "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens,
                            "cached": self.cached_tokens, "reasoning": self.reasoning_tokens,
                            "total": self.total_tokens},
@@ -4084,7 +4082,7 @@ class Summary:
     def lines(self) -> List[str]:
         """The summary as the command line prints it, one string a line."""
         def counts(table: Dict[str, int], other: int) -> str:
-            text = ", ".join(f"{_shown(name)} ({n})" for name, n in sorted(table.items(), key=lambda kv: -kv[1]))
+            text = ", ".join(f"{_shown(name)} ({n})" for name, n in sorted(table.items(), key=lambda kv: (-kv[1], kv[0])))
             if other:
                 text += f", other ({other})"
             return text or "-"
@@ -4101,17 +4099,25 @@ class Summary:
         ]
 
 
+def _count_name(table: Dict[str, int], name: str, n: int) -> int:
+    """Count a name n times, keeping the MAX_KEPT_NAMES first names in sorted order; returns the count
+    that goes to "other" (this name's, or that of the name it displaces)."""
+    if name in table:
+        table[name] += n
+        return 0
+    if len(table) < MAX_KEPT_NAMES:
+        table[name] = n
+        return 0
+    largest = max(table)
+    if name < largest:  # a displaced name never comes back: every later one it meets is kept, and smaller
+        table[name] = n
+        return table.pop(largest)
+    return n
+
+
 def _merge_names(mine: Dict[str, int], theirs: Dict[str, int]) -> int:
-    """Add theirs to mine, keeping at most MAX_KEPT_NAMES names; returns the count left over."""
-    left = 0
-    for name, n in theirs.items():  # in the order first seen, as one pass would meet them
-        if name in mine:
-            mine[name] += n
-        elif len(mine) < MAX_KEPT_NAMES:
-            mine[name] = n
-        else:
-            left += n
-    return left
+    """Add theirs to mine; returns the count that goes to "other"."""
+    return sum(_count_name(mine, name, n) for name, n in theirs.items())
 
 
 def _invalid_record(kind: str, *problems: Problem, unkept: int = 0, **fields_: Any) -> DocumentCheck:

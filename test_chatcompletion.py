@@ -18,6 +18,7 @@ import pickle
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -5492,9 +5493,11 @@ class TestCommandLine(unittest.TestCase):
         result = self.run_cli("--json", self.write("chunks.json", json.dumps(chunks, indent=1)))
         report = json.loads(result.stdout)
         self.assertEqual(result.returncode, 0, result.stdout)
-        self.assertEqual([(d["source"][-11:], d["status"], d["kind"]) for d in report["documents"]],
+        self.assertEqual([(d["file"][-11:], d["status"], d["kind"]) for d in report["documents"]],
                          [("chunks.json", "valid", "stream"), ("chunks.json", "valid", "JSON array")])
-        self.assertEqual(report["documents"][1]["detail"], "2 items, 1 document, 1 valid, 0 invalid")
+        self.assertEqual({k: report["documents"][1][k] for k in ("items", "documents", "valid", "invalid", "request_errors")},
+                         {"items": 2, "documents": 1, "valid": 1, "invalid": 0, "request_errors": 0})
+        self.assertEqual((report["documents"][0]["chunks"], report["documents"][0]["finish_reasons"]), (2, ["stop"]))
         result = self.run_cli(self.write("none.json", "[\n]\n"))
         self.assertEqual(result.returncode, 1)
         self.assertIn("none.json: invalid JSON array\n  <root>: empty: no document in it\n", self.text(result))
@@ -5534,8 +5537,8 @@ class TestCommandLine(unittest.TestCase):
         result = self.run_cli("--json", "--strict", path)
         report = json.loads(self.text(result))
         self.assertEqual(result.returncode, 1)
-        self.assertEqual([(d["source"], d["status"]) for d in report["documents"]],
-                         [(path + ":2", "invalid"), (path + ":4", "error"), (path, "invalid")])
+        self.assertEqual([(d["file"], d["line"], d["status"]) for d in report["documents"]],
+                         [(path, 2, "invalid"), (path, 4, "error"), (path, None, "invalid")])
         self.assertEqual(report["documents"][0]["problems"],
                          [{"path": "response.body.choices[0].message.refusal", "message": "required key is missing"}])
         strict = report["summary"]
@@ -5629,7 +5632,7 @@ class TestCommandLine(unittest.TestCase):
         # The server's error ends the stream: it is listed, past the limit too.
         self.assertEqual(problems[-1], {"path": f"line {2 * count + 1}", "message": "the server sent an error: overloaded (529)"})
         self.assertEqual(entry["unkept_problems"], 50)
-        self.assertEqual(entry["detail"], "0 valid chunks, then the server sent an error: overloaded (529)")
+        self.assertEqual((entry["chunks"], entry["error"]), (0, "overloaded (529)"))
         # Text output counts what it does not show, kept or not.
         out = self.text(self.run_cli(self.write("bad.sse", text)))
         self.assertIn(f"  ... and {count + 1 - chatcompletion.MAX_LISTED_PROBLEMS} more problems\n", out)
@@ -5740,7 +5743,9 @@ class TestCommandLine(unittest.TestCase):
         self.assertIn("\r\x1b[K" + path + ":3001: invalid response", text)
         self.assertNotIn("lines/s " + path, text)
         # Line-buffered on a terminal: the problem shows while the file is still being read.
-        self.assertLess(text.index(":3001: invalid"), text.index(": 4096 lines"))
+        self.assertLess(text.index(":3001: invalid"), text.index(": 5000 lines"))
+        # A file's size is known: the progress gives how far, and the time left.
+        self.assertRegex(text, r"lines/s, \d+%, ETA \d+:\d\d:\d\d")
         # The JSON report leaves its last entry's line open, so no progress is shown over it.
         status, text = self.run_on_terminal("--json", path)
         self.assertEqual(status, 1)
@@ -5932,13 +5937,320 @@ class TestCommandLine(unittest.TestCase):
         result = self.run_cli("--json", *paths)
         report = json.loads(self.text(result))
         self.assertEqual(result.returncode, 1)  # two responses contradict the spec's types; error bodies are errors
-        statuses = {os.path.basename(d["source"]): d["status"] for d in report["documents"]}
+        statuses = {os.path.basename(d["file"]): d["status"] for d in report["documents"]}
         self.assertEqual(statuses["tgi__doc-tools-object-eos-token.json"], "invalid")
         self.assertEqual(statuses["writer__palmyra-x4-simple.json"], "invalid")
         self.assertEqual(statuses["openrouter__midstream-error-chunk.sse"], "error")
         self.assertEqual(statuses["groq__model-not-found-404.json"], "error")
         self.assertEqual(sum(1 for s in statuses.values() if s == "invalid"), 2)
         self.assertEqual(report["summary"]["io_errors"], 0)
+
+    # ----------------------------------------------------------------------- at scale (issue 15)
+
+    def batch_lines(self, count: int) -> List[str]:
+        """Batch API output with every kind of line among the good ones, models varied."""
+        lines = []
+        for n in range(count):
+            body = self.response(model=f"m{n % 7}", id=f"r{n}")
+            line = {"id": f"b{n}", "custom_id": f"c{n}", "error": None,
+                    "response": {"status_code": 200, "request_id": "q", "body": body}}
+            if n % 97 == 5:
+                body["created"] = "soon"
+            elif n % 89 == 3:
+                line["response"]["status_code"] = 429
+            lines.append(json.dumps(line))
+        lines[10] = "{not json"
+        lines[20] = ""
+        lines[count // 2] = json.dumps(self.chunk({"role": "assistant", "content": "a"}))
+        lines[count * 5 // 6] = json.dumps(self.chunk({"content": "b"}, "stop"))
+        return lines
+
+    def test_compressed_input_is_told_by_content(self) -> None:
+        import bz2
+        import gzip
+        import lzma
+        data = ("\n".join(self.batch_lines(300)) + "\n").encode()
+        plain_path = self.write("plain.jsonl", data)
+        plain = self.text(self.run_cli(plain_path)).replace(plain_path, "F")
+        self.assertIn("F:6: invalid batch line", plain)
+        for name, compress in (("gz", gzip.compress), ("bz2", bz2.compress), ("xz", lzma.compress)):
+            path = self.write(f"compressed-{name}.data", compress(data))  # no telling suffix
+            result = self.run_cli(path)
+            self.assertEqual(result.returncode, 1, name)
+            self.assertEqual(self.text(result).replace(path, "F"), plain, name)
+        # Cut short or corrupt: exit 2, the format named, no traceback.
+        for name, compress in (("gz", gzip.compress), ("bz2", bz2.compress), ("xz", lzma.compress)):
+            whole = compress(data)
+            result = self.run_cli(self.write("cut." + name, whole[:len(whole) // 2]))
+            self.assertEqual(result.returncode, 2, name)
+            self.assertIn("data corrupt or cut short", result.stderr.decode(), name)
+            self.text(result)
+        zstd_only = self.run_cli(self.write("z.zst", b"\x28\xb5\x2f\xfd" + b"\x00" * 20))
+        self.assertEqual(zstd_only.returncode, 2)
+        self.text(zstd_only)
+        self.assertIn("zstd", zstd_only.stderr.decode())
+
+    def test_jobs_give_the_same_output_in_the_same_order(self) -> None:
+        path = self.write("many.jsonl", "\n".join(self.batch_lines(3000)) + "\n")
+        for mode in ((), ("--json",), ("--jsonl",), ("--quiet",)):
+            one = self.run_cli(*mode, path)
+            two = self.run_cli("--jobs", "2", *mode, path)
+            self.assertEqual(one.returncode, 1)
+            self.assertEqual((two.returncode, self.text(two)), (one.returncode, self.text(one)), mode)
+        out = self.text(one)
+        self.assertIn("many.jsonl:6: invalid batch line", out)
+        self.assertIn("many.jsonl: valid stream: 2 chunks", self.text(self.run_cli("--jobs", "2", path)))
+        usage = self.run_cli("--jobs", "0", path)
+        self.assertEqual(usage.returncode, 2)
+
+    def test_json_entries_have_fields_and_jsonl_has_one_object_per_document(self) -> None:
+        lines = [json.dumps({"id": "b", "custom_id": "c1", "error": None,
+                             "response": {"status_code": 200, "body": self.response()}}),
+                 "",
+                 json.dumps({"id": "b", "custom_id": "c2", "error": None,
+                             "response": {"status_code": 500, "body": {"error": {"message": "down", "code": "x"}}}}),
+                 json.dumps(self.response(created="x"))]
+        path = self.write("b.jsonl", "\n".join(lines) + "\n")
+        result = self.run_cli("--jsonl", path)
+        objects = [json.loads(line) for line in self.text(result).splitlines()]
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual([(o["file"], o["line"], o["kind"], o["status"]) for o in objects],
+                         [(path, 1, "batch line", "valid"), (path, 3, "batch line", "error"), (path, 4, "response", "invalid")])
+        first = objects[0]
+        self.assertEqual((first["model"], first["finish_reasons"], first["prompt_tokens"], first["completion_tokens"],
+                          first["cached_tokens"], first["reasoning_tokens"], first["total_tokens"], first["custom_id"],
+                          first["status_code"]), ("gpt-4o", ["stop"], 3, 2, 1, 1, 5, "c1", 200))
+        self.assertEqual((objects[1]["error"], objects[1]["error_code"], objects[1]["status_code"]), ("down (x)", "x", 500))
+        self.assertEqual(objects[2]["problems"], [{"path": "created", "message": "expected int or null, got str 'x'"}])
+        quiet = self.text(self.run_cli("--jsonl", "--quiet", path))
+        self.assertEqual(len(quiet.splitlines()), 2)
+        whole = json.loads(self.text(self.run_cli("--json", self.write("r.json", json.dumps(self.response())))))
+        (entry,) = whole["documents"]
+        self.assertEqual((entry["line"], entry["item"], entry["kind"], entry["model"], entry["total_tokens"]),
+                         (None, None, "response", "gpt-4o", 5))
+        self.assertEqual(self.run_cli("--json", "--jsonl", path).returncode, 2)
+
+    def test_path_finds_the_response_in_wrapped_records(self) -> None:
+        lines = [json.dumps({"request": {"model": "gpt-4o"}, "response": self.response(), "latency_ms": 812}),
+                 json.dumps({"request": {}, "latency_ms": 5})]
+        path = self.write("log.jsonl", "\n".join(lines) + "\n")
+        without = self.text(self.run_cli(path))
+        self.assertIn("log.jsonl:1: invalid response\n  <root>: not a chat completion", without)
+        result = self.run_cli("--path", "response", path)
+        out = self.text(result)
+        self.assertIn("log.jsonl:2: invalid record\n  response: missing", out)
+        self.assertIn("models: gpt-4o (1)", out)
+        self.assertIn("summary: 2 documents: 1 valid, 1 invalid", out)
+        nested = self.write("nested.json", json.dumps({"response": {"status": 200, "body": self.response(model="o3")}}))
+        out = self.text(self.run_cli("--path", "response.body", nested))
+        self.assertIn("nested.json: valid response: model o3", out)
+
+    def test_long_lines_and_endless_input_exit_2(self) -> None:
+        path = self.write("long.jsonl", json.dumps(self.response()) + "\n" + json.dumps(self.response(id="x" * 5000)) + "\n")
+        result = self.run_cli("--max-line-bytes", "1K", path)
+        self.assertEqual(result.returncode, 2)
+        self.text(result)
+        self.assertIn("long.jsonl: line 2: longer than 1,024 bytes (--max-line-bytes)", result.stderr.decode())
+        self.assertEqual(self.run_cli("--max-line-bytes", "8K", path).returncode, 0)
+        spread = self.write("spread.json", json.dumps(self.response(id="x" * 5000), indent=2))
+        result = self.run_cli("--max-line-bytes", "2K", spread)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("spread over lines is longer than 2,048 bytes", result.stderr.decode())
+        if os.path.exists("/dev/zero"):
+            result = self.run_cli("--max-line-bytes", "1M", "/dev/zero")
+            self.assertEqual(result.returncode, 2)
+            self.assertIn("/dev/zero: line 1: longer than", self.text(result) + result.stderr.decode())
+
+    @unittest.skipUnless(sys.platform.startswith("linux"), "memory limits by setrlimit, as on Linux")
+    def test_memory_stays_bounded_and_running_out_exits_2(self) -> None:
+        import resource
+        limit = 400 << 20
+
+        def limited() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        def run(*args: str) -> "subprocess.CompletedProcess[bytes]":
+            return subprocess.run([sys.executable, CLI_SCRIPT, *args], capture_output=True, timeout=120,
+                                  preexec_fn=limited)
+        if run("--version").returncode != 0:
+            self.skipTest("the interpreter does not start under the memory limit")
+        # Blank lines before the first document are counted, not kept (each kept one took 56 bytes).
+        blanks = self.write("blanks.jsonl", "\n" * 8_000_000 + json.dumps(self.response()) + "\n"
+                            + json.dumps(self.response()) + "\n")
+        result = run("--quiet", blanks)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        # A line that fits --max-line-bytes but not memory: exit 2 with a message.
+        huge = self.write("huge.jsonl", '{"id": "' + "x" * (300 << 20) + '"}\n' + json.dumps(self.response()) + "\n")
+        result = run("--max-line-bytes", "1G", huge)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn(b"out of memory", result.stderr)
+        self.text(result)
+
+    def test_distinct_names_are_capped(self) -> None:
+        count = chatcompletion.MAX_KEPT_NAMES + 30
+        lines = [json.dumps(self.response(model=f"model-{n}")) for n in range(count)]
+        path = self.write("names.jsonl", "\n".join(lines) + "\n")
+        summary = json.loads(self.text(self.run_cli("--json", path)))["summary"]
+        self.assertEqual(len(summary["models"]), chatcompletion.MAX_KEPT_NAMES)
+        self.assertEqual(summary["other_models"], 30)
+        self.assertIn(", other (30)\n", self.text(self.run_cli(path)))
+
+    @unittest.skipUnless(hasattr(signal, "pthread_kill") and sys.platform != "win32", "needs POSIX signals")
+    def test_interrupt_while_importing_or_checking_exits_130_without_traceback(self) -> None:
+        # While the module runs its own definitions: a thread signals once they are half done.
+        launcher = textwrap.dedent("""
+            import os, runpy, signal, sys, threading, time
+            def interrupt():
+                while "ValidationError" not in vars(sys.modules["__main__"]):
+                    time.sleep(0.0005)
+                os.kill(os.getpid(), signal.SIGINT)
+            threading.Thread(target=interrupt, daemon=True).start()
+            sys.argv = ["chatcompletion", "--version"]
+            runpy.run_module("chatcompletion", run_name="__main__", alter_sys=True)
+            time.sleep(5)
+            """)
+        for _ in range(3):
+            result = subprocess.run([sys.executable, "-c", launcher], capture_output=True, timeout=120,
+                                    cwd=os.path.dirname(CLI_SCRIPT))
+            self.assertNotIn(b"Traceback", result.stderr)
+            self.assertEqual(result.returncode, 130, result.stderr)
+        # While checking, in one process or several: signalled once the first problem is printed.
+        path = self.write("big.jsonl", "\n".join(self.batch_lines(3000) * 20) + "\n")
+        for jobs in ("1", "2"):
+            process = subprocess.Popen([sys.executable, CLI_SCRIPT, "--jobs", jobs, path],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert process.stdout is not None
+            self.assertIn(b"big.jsonl:", process.stdout.readline())
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=120)
+            self.assertEqual(process.returncode, 130, err)
+            self.assertNotIn(b"Traceback", err)
+
+
+class TestCheckDocument(unittest.TestCase):
+    """check_document() and Summary: the library under the command line, for Spark, Dask and the like."""
+
+    response = staticmethod(TestCommandLine.response)
+
+    def test_each_kind_of_document(self) -> None:
+        record = chatcompletion.check_document(self.response())
+        self.assertEqual(record, chatcompletion.check_document(json.dumps(self.response())))
+        self.assertEqual((record.kind, record.status, record.valid, record.model, record.finish_reasons, record.usage),
+                         ("response", "valid", True, "gpt-4o", ("stop",), True))
+        self.assertEqual((record.prompt_tokens, record.completion_tokens, record.total_tokens, record.cached_tokens,
+                          record.reasoning_tokens, record.tool_calls, record.refusals), (3, 2, 5, 1, 1, 0, 0))
+        bad = chatcompletion.check_document(self.response(created="x"))
+        self.assertEqual((bad.kind, bad.status, bad.valid), ("response", "invalid", False))
+        self.assertEqual(bad.problems, (Problem("created", "expected int or null, got str 'x'"),))
+        chunk = chatcompletion.check_document({"object": "chat.completion.chunk", "model": "m", "choices": [
+            {"index": 0, "delta": {"content": "x", "refusal": "no"}, "finish_reason": "stop"}]})
+        self.assertEqual((chunk.kind, chunk.status, chunk.model, chunk.finish_reasons, chunk.refusals),
+                         ("chunk", "valid", "m", ("stop",), 1))
+        error = chatcompletion.check_document({"error": {"message": "Invalid key", "code": "invalid_api_key"}})
+        self.assertEqual((error.kind, error.status, error.error, error.error_code),
+                         ("error body", "error", "Invalid key (invalid_api_key)", "invalid_api_key"))
+        line = {"id": "b", "custom_id": "c", "error": None, "response": {"status_code": 200, "body": self.response()}}
+        batch = chatcompletion.check_document(line)
+        self.assertEqual((batch.kind, batch.status, batch.custom_id, batch.status_code, batch.total_tokens),
+                         ("batch line", "valid", "c", 200, 5))
+        line["response"]["status_code"] = 503
+        failed = chatcompletion.check_document(line)
+        self.assertEqual((failed.status, failed.status_code, failed.error), ("error", 503, None))
+        tools = self.response()
+        tools["choices"][0]["message"]["tool_calls"] = [
+            {"id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"}}] * 2
+        self.assertEqual(chatcompletion.check_document(tools).tool_calls, 2)
+        text = chatcompletion.check_document('{"id": ')
+        self.assertEqual((text.status, text.problems[0].message[:12]), ("invalid", "invalid JSON"))
+        self.assertEqual(chatcompletion.check_document(self.response(system_fingerprint=None), strict=True).status,
+                         "invalid")
+
+    def test_path_and_bounds(self) -> None:
+        wrapped = {"response": {"body": self.response(model="o3")}}
+        self.assertEqual(chatcompletion.check_document(wrapped, path="response.body").model, "o3")
+        self.assertEqual(chatcompletion.check_document([self.response()], path="0").status, "valid")
+        missing = chatcompletion.check_document(wrapped, path="response.data")
+        self.assertEqual((missing.status, missing.problems[0].path), ("invalid", "response.data"))
+        many = self.response(choices=[{"index": "a"}] * (chatcompletion.MAX_KEPT_PROBLEMS + 10))
+        record = chatcompletion.check_document(many)
+        self.assertEqual(len(record.problems), chatcompletion.MAX_KEPT_PROBLEMS)
+        self.assertGreater(record.unkept_problems, 0)
+        long_name = chatcompletion.check_document(self.response(model="m" * 10_000)).model
+        self.assertEqual(len(long_name or ""), chatcompletion.MAX_SHOWN_MESSAGE)
+
+    def test_records_and_summaries_pickle(self) -> None:
+        record = chatcompletion.check_document(self.response())
+        self.assertEqual(pickle.loads(pickle.dumps(record)), record)
+        with self.assertRaises(dataclasses.FrozenInstanceError):
+            record.model = "x"  # type: ignore[misc]
+        summary = chatcompletion.Summary()
+        summary.add(record)
+        self.assertEqual(pickle.loads(pickle.dumps(summary)), summary)
+
+    def test_merging_halves_equals_one_pass(self) -> None:
+        rng = random.Random(15)
+        documents: List[Any] = []
+        for n in range(400):
+            choice = rng.random()
+            if choice < 0.1:
+                documents.append(self.response(created="x"))
+            elif choice < 0.2:
+                documents.append({"error": {"message": "boom"}})
+            else:
+                documents.append(self.response(model=f"m{rng.randrange(12)}", choices=[
+                    {"index": 0, "message": {"role": "assistant", "content": "x"},
+                     "finish_reason": rng.choice(["stop", "length", None])}]))
+        records = [chatcompletion.check_document(d) for d in documents]
+        with unittest.mock.patch.object(chatcompletion, "MAX_KEPT_NAMES", 5):
+            whole = chatcompletion.Summary()
+            for record in records:
+                whole.add(record)
+            self.assertEqual(sorted(whole.models), sorted(set(r.model for r in records if r.valid))[:5])
+            self.assertGreater(whole.other_models, 0)
+            for cut in (0, 1, 37, 200, 399, 400):  # and either half first
+                first, second = chatcompletion.Summary(), chatcompletion.Summary()
+                for record in records[:cut]:
+                    first.add(record)
+                for record in records[cut:]:
+                    second.add(record)
+                merged = pickle.loads(pickle.dumps(first)).merge(pickle.loads(pickle.dumps(second)))
+                self.assertEqual(merged, whole, cut)
+                self.assertEqual(merged.lines(), whole.lines())
+                self.assertEqual(copy.deepcopy(second).merge(first), whole, cut)
+        self.assertEqual((whole.documents, whole.valid + whole.invalid + whole.request_errors), (400, 400))
+
+    def run_example(self, script: str, *paths: str) -> "subprocess.CompletedProcess[bytes]":
+        return subprocess.run([sys.executable, os.path.join(HERE, "examples", script), *paths],
+                              capture_output=True, timeout=600)
+
+    def example_files(self) -> List[str]:
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        helper = TestCommandLine()
+        lines = TestCommandLine.batch_lines(helper, 3000)
+        lines = [line for line in lines if "chat.completion.chunk" not in line]  # the command line accumulates those
+        path = os.path.join(folder, "batch.jsonl")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return [path, os.path.join(HERE, "examples", "batch_output.jsonl")]
+
+    def assert_agrees_with_the_command_line(self, script: str) -> None:
+        paths = self.example_files()
+        result = self.run_example(script, *paths)
+        self.assertEqual(result.returncode, 1, result.stderr.decode()[-3000:])
+        cli = subprocess.run([sys.executable, CLI_SCRIPT, *paths], capture_output=True, timeout=120)
+        summary = cli.stdout.decode().splitlines()[-5:]
+        self.assertTrue(summary[0].startswith("summary: 3000 documents: 2934 valid, 32 invalid, 34 request errors"),
+                        summary)
+        self.assertEqual(result.stdout.decode().splitlines(), summary)
+
+    @unittest.skipUnless(importlib.util.find_spec("dask") is not None, "dask is not installed")
+    def test_dask_example_agrees_with_the_command_line(self) -> None:
+        self.assert_agrees_with_the_command_line("dask_check.py")
+
+    @unittest.skipUnless(importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None,
+                         "pyspark or java is not installed")
+    def test_spark_example_agrees_with_the_command_line(self) -> None:
+        self.assert_agrees_with_the_command_line("spark_check.py")
 
 
 # =========================================================================== edges found by mutation testing
