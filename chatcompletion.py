@@ -4612,10 +4612,10 @@ def _check_input(reporter: _Reporter, name: str, raw: IO[bytes], options: _Optio
         return None
 
     def replay() -> Iterator[bytes]:
-        for index, count in enumerate(blanks):
+        for count in blanks:
             yield from repeat(b"\n", count)
-            if index < len(content):
-                yield content[index]
+            if content:
+                yield content.pop(0)  # held by no one here once read, however long the line
 
     first = next_content()
     if first is None:
@@ -4632,10 +4632,13 @@ def _check_input(reporter: _Reporter, name: str, raw: IO[bytes], options: _Optio
         second = next_content()
         if second is None:
             if document is not _MISSING:
+                del first, head
+                content.clear()
                 _check_whole(reporter, name, document, options)
                 return
         elif document is not _MISSING or _read_first_line(second, source.number)[0] is not _MISSING:
             # JSON Lines, also when its first line is bad: that line is reported, the rest read.
+            del first, second, head, document  # each line's memory goes once it is checked
             _check_lines(reporter, name, chain(replay(), lines), options, source, pool)
             return
     # A document spread over several lines (or something that is not JSON at all).
@@ -4769,11 +4772,15 @@ def _check_batch(job: Tuple[int, List[bytes], bool, str, bool]) -> _Batch:
     chunks: List[CreateChatCompletionStreamResponse] = []
     build = _plans_of(CreateChatCompletionResponse)[bool(strict)].build
     add = summary.add
-    for number, line in enumerate(lines, start):
+    for index, line in enumerate(lines):
+        number = start + index
+        ended = line.endswith(b"\n")
         try:
             text = line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
             return _Batch(summary, entries, chunks, str(_invalid_utf8(number, exc)))
+        lines[index] = b""  # a long line's bytes go before its text is parsed
+        del line
         if not text or text.isspace():
             continue
         try:
@@ -4784,7 +4791,7 @@ def _check_batch(job: Tuple[int, List[bytes], bool, str, bool]) -> _Batch:
             entries.append((number, record, "line", ""))
             continue
         except ValueError as exc:
-            if not line.endswith(b"\n") and _cut_short(text, exc):
+            if not ended and _cut_short(text, exc):
                 return _Batch(summary, entries, chunks, f"line {number}: truncated (the file ends inside a JSON document)")
             record = _invalid_record("response", Problem("<root>", f"invalid JSON: {exc}"))
             add(record)
@@ -4826,6 +4833,7 @@ def _batches(lines: Iterable[bytes], options: _Options, every: bool) -> Iterator
     for line in lines:
         batch.append(line)
         size += len(line)
+        del line  # not kept past its batch
         if len(batch) >= _BATCH_LINES or size >= _BATCH_BYTES:
             yield start, batch, options.strict, options.path, every
             start += len(batch)
