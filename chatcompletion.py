@@ -4192,7 +4192,7 @@ def _at_path(document: Any, path: str) -> Tuple[Any, Optional[Problem]]:
         elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
             value = value[int(key)]
         else:
-            return _MISSING, Problem(walked, f"missing: the record has no {walked!r} to check ({_json_type(value)} here)")
+            return _MISSING, Problem(walked, f"missing: the record has no {walked!r} to check")
     return value, None
 
 
@@ -4259,8 +4259,26 @@ def _check(document: Any, strict: bool, path: str = "",
     try:
         parsed = CreateChatCompletionResponse.from_dict(document, strict=strict)
     except ValidationError as exc:
-        return _invalid_record("response", *exc.errors, unkept=exc.unkept), "response", "", None
+        problems = exc.errors
+        inner = "" if path else _wrapped_at(document)
+        if inner:
+            problems = (*problems, Problem("<root>", f"the response seems to be at {inner!r}: check it with "
+                                                     f"--path {inner} (path={inner!r} in check_document)"))
+        return _invalid_record("response", *problems, unkept=exc.unkept), "response", "", None
     return _record_of(parsed, "response"), "response", "", None
+
+
+def _wrapped_at(document: Any) -> str:
+    """Where a record that is no response seems to hold one: "response", "response.body", or ""."""
+    if isinstance(document, dict) and "choices" not in document:
+        for key, value in document.items():
+            if isinstance(value, dict) and isinstance(key, str):
+                if "choices" in value:
+                    return key
+                body = value.get("body")
+                if isinstance(body, dict) and "choices" in body:
+                    return key + ".body"
+    return ""
 
 
 # --------------------------------------------------------------------------- the command line

@@ -6036,6 +6036,7 @@ class TestCommandLine(unittest.TestCase):
         path = self.write("log.jsonl", "\n".join(lines) + "\n")
         without = self.text(self.run_cli(path))
         self.assertIn("log.jsonl:1: invalid response\n  <root>: not a chat completion", without)
+        self.assertIn("  <root>: the response seems to be at 'response': check it with --path response", without)
         result = self.run_cli("--path", "response", path)
         out = self.text(result)
         self.assertIn("log.jsonl:2: invalid record\n  response: missing", out)
@@ -6167,6 +6168,8 @@ class TestCheckDocument(unittest.TestCase):
     def test_path_and_bounds(self) -> None:
         wrapped = {"response": {"body": self.response(model="o3")}}
         self.assertEqual(chatcompletion.check_document(wrapped, path="response.body").model, "o3")
+        hint = chatcompletion.check_document(wrapped).problems[-1].message
+        self.assertIn("--path response.body (path='response.body' in check_document)", hint)
         self.assertEqual(chatcompletion.check_document([self.response()], path="0").status, "valid")
         missing = chatcompletion.check_document(wrapped, path="response.data")
         self.assertEqual((missing.status, missing.problems[0].path), ("invalid", "response.data"))
