@@ -5990,6 +5990,28 @@ class TestCommandLine(unittest.TestCase):
         self.text(zstd_only)
         self.assertIn("zstd", zstd_only.stderr.decode())
 
+    def run_in_process(self, *args: str) -> "tuple[int, str]":
+        """main() in this process, its output as text (where no subprocess can run, as in Pyodide)."""
+        buffer = io.BytesIO()
+        stdout = io.TextIOWrapper(buffer, encoding="utf-8")
+        with unittest.mock.patch.object(sys, "stdout", stdout), unittest.mock.patch.object(sys, "stderr", io.StringIO()):
+            status = chatcompletion.main(list(args))
+            stdout.flush()
+            return status, buffer.getvalue().decode()
+
+    def test_zstd_where_the_standard_library_reads_it(self) -> None:
+        try:
+            from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            self.skipTest("this Python has no compression.zstd (3.14 and later have)")
+        data = ("\n".join(self.batch_lines(300)) + "\n").encode()
+        plain_path, packed_path = self.write("plain.jsonl", data), self.write("packed.data", zstd.compress(data))
+        status, plain = self.run_in_process(plain_path)
+        self.assertEqual(status, 1)
+        self.assertEqual(self.run_in_process(packed_path), (status, plain.replace(plain_path, packed_path)))
+        cut = self.write("cut.zst", zstd.compress(data)[:200])
+        self.assertEqual(self.run_in_process(cut)[0], 2)
+
     def test_jobs_give_the_same_output_in_the_same_order(self) -> None:
         path = self.write("many.jsonl", "\n".join(self.batch_lines(3000)) + "\n")
         for mode in ((), ("--json",), ("--jsonl",), ("--quiet",)):
