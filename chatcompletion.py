@@ -97,7 +97,11 @@ __version__ = "2.0.0"
 
 # Nesting deeper than this inside an unknown value is refused rather than followed;
 # json.loads itself stops near the interpreter's recursion limit (about 1000).
-MAX_DEPTH = 10_000
+MAX_DEPTH = 10_000 if sys.platform != "emscripten" else 1_000
+# How deep JSON text may nest where the interpreter's stack is shallow (Pyodide): there json's C
+# decoder overflows the JavaScript stack, fatally, before CPython's own guards raise RecursionError,
+# so text nested deeper is refused before it is decoded.  None: the guards hold (CPython elsewhere).
+MAX_TEXT_DEPTH: Optional[int] = 1_000 if sys.platform == "emscripten" else None
 # How much of a value an error message quotes.
 MAX_QUOTE = 60
 # How many problems str(ValidationError) lists before summarising the rest.
@@ -324,6 +328,11 @@ def _join(path: str, key: Any) -> str:
         name = json.dumps(key if len(key) <= MAX_QUOTE else key[:MAX_QUOTE - 3] + "...") if isinstance(key, str) \
             else _quote(key).strip()
         path = f"{path}[{name}]"
+    return _cut(path)
+
+
+def _cut(path: str) -> str:
+    """A path kept to MAX_PATH characters: its start and its end, with "..." between."""
     if len(path) > MAX_PATH:
         path = path[:MAX_PATH // 2] + "..." + path[-(MAX_PATH // 2 - 3):]
     return path
@@ -355,8 +364,12 @@ class _Where:
             chain.append(where)
             where = where.parent
         text = "" if where is None else where.text or ""
-        for link in reversed(chain):
-            link.text = text = _join(text, link.key)
+        # The text is kept on the parent (for its other children's problems) and on every 32nd
+        # link, so that a walk is short and a deep chain keeps few texts of up to MAX_PATH each.
+        for position, link in enumerate(reversed(chain), 1):
+            text = _join(text, link.key)
+            if link is self.parent or not position % 32:
+                link.text = text
         return text
 
 
@@ -2025,7 +2038,7 @@ class _Document:
 
 
 def _quote_short(text: Any) -> str:
-    return json.dumps(_shorten(text) if isinstance(text, str) else text)
+    return _shorten(json.dumps(text))
 
 
 _DOCUMENTS: Dict[str, _Document] = {
@@ -2043,6 +2056,22 @@ _DECODER = json.JSONDecoder()
 _JSON_WHITESPACE = " \t\n\r"
 
 
+_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _check_text_depth(text: str, limit: int) -> None:
+    """Raise RecursionError, as json.loads does elsewhere, for text that nests deeper than ``limit``."""
+    depth = 0
+    for match in _JSON_NESTING.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                raise RecursionError("JSON text nested too deeply")
+        elif token in "]}":
+            depth -= 1
+
+
 def _json_loads(source: Union[str, bytes, bytearray]) -> Any:
     """json.loads(source), without its per-call overhead (about a microsecond) on plain JSON text.
 
@@ -2050,6 +2079,8 @@ def _json_loads(source: Union[str, bytes, bytearray]) -> Any:
     result and every error are exactly what json.loads gives.
     """
     text = source if isinstance(source, str) else source.decode(json.detect_encoding(source), "surrogatepass")
+    if MAX_TEXT_DEPTH is not None and text.count("[") + text.count("{") > MAX_TEXT_DEPTH:
+        _check_text_depth(text, MAX_TEXT_DEPTH)
     try:
         value, end = _DECODER.raw_decode(text)
     except (ValueError, RecursionError):
@@ -2232,7 +2263,7 @@ def _decode_arguments(arguments: Optional[str], path: str) -> Any:
     if arguments is None or not arguments.strip():
         return {}
     try:
-        return json.loads(arguments)
+        return _json_loads(arguments)
     except RecursionError:
         raise ValidationError([Problem(path, "invalid JSON: nested too deeply")]) from None
     except ValueError as exc:
@@ -2538,7 +2569,7 @@ class _ChunkReader:
             try:
                 chunk: CreateChatCompletionStreamResponse = self.plan.parse_root(value)
             except ValidationError as exc:
-                raise ValidationError([Problem(f"line {line}: {p.path}", p.message) for p in exc.errors],
+                raise ValidationError([Problem(_cut(f"line {line}: {p.path}"), p.message) for p in exc.errors],
                                       exc.unkept) from None
             if self.keep:
                 self.kept.append(chunk)
@@ -3208,6 +3239,8 @@ def _add_at(accumulator: ChatCompletionAccumulator, position: int, chunk: Any) -
     """accumulator.add(chunk), a problem's path prefixed with the chunk's position."""
     try:
         accumulator.add(chunk)
+    except APIError as exc:  # a chunk that is the server's error
+        raise APIError(exc.error, f"[{position}]") from None
     except ValidationError as exc:
         raise ValidationError([Problem(_under(f"[{position}]", p.path), p.message) for p in exc.errors],
                               exc.unkept) from None
@@ -3946,7 +3979,7 @@ def _under(prefix: str, path: str) -> str:
     """A problem's path inside the value that ``prefix`` names (a chunk's position, a batch line's body)."""
     if path == "<root>":
         return prefix
-    return prefix + path if path.startswith("[") else prefix + "." + path
+    return _cut(prefix + path if path.startswith("[") else prefix + "." + path)
 
 
 # --------------------------------------------------------------------------- checking many documents
@@ -3960,7 +3993,7 @@ class DocumentCheck:
     records of kind "stream"); ``status`` is "valid", "invalid" or "error" (the server reported
     an error).  Problems are kept up to MAX_KEPT_PROBLEMS, the rest counted in ``unkept_problems``.
     Model names and errors are shortened to MAX_SHOWN_MESSAGE characters.  Token counts are 0
-    where the document has none; ``usage`` says whether it reported usage at all.
+    where the document has none; ``has_usage`` says whether it reported usage at all.
     """
 
     kind: str
@@ -3970,7 +4003,7 @@ class DocumentCheck:
     unkept_problems: int = 0
     model: Optional[str] = None
     finish_reasons: Tuple[Optional[str], ...] = ()
-    usage: bool = False
+    has_usage: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -3992,6 +4025,8 @@ def check_document(document: Any, *, strict: bool = False, path: str = "") -> Do
     ("response" or "response.body"); a record without it is invalid.  Never raises for bad input.
     """
     if isinstance(document, (str, bytes, bytearray)):
+        if isinstance(document, str) and document.startswith("\ufeff"):  # a file's first line, read as text
+            document = document[1:]
         try:
             document = _json_loads(document)
         except RecursionError:
@@ -4060,6 +4095,8 @@ class Summary:
 
     def merge(self, other: "Summary") -> "Summary":
         """Add another summary's counts to this one; returns self."""
+        if other is self:
+            other = copy.deepcopy(other)
         for name in ("documents", "valid", "invalid", "request_errors", "other_models", "other_finish_reasons",
                      "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens",
                      "tool_calls", "refusals"):
@@ -4360,7 +4397,7 @@ def _describe(record: DocumentCheck) -> str:
     """One line about a valid document: model, choices and finish reasons, tokens."""
     reasons = ", ".join(_shown(reason) for reason in record.finish_reasons)
     text = f"model {_shown(record.model)}, {_plural(len(record.finish_reasons), 'choice')} ({reasons or '-'})"
-    if record.usage:
+    if record.has_usage:
         text += f", tokens {record.prompt_tokens}+{record.completion_tokens}={record.total_tokens}"
     if record.tool_calls:
         text += f", {_plural(record.tool_calls, 'tool call')}"
@@ -4670,7 +4707,7 @@ def _check_input(reporter: _Reporter, name: str, raw: IO[bytes], options: _Optio
         raise _invalid_utf8(line, exc) from None
     del data, start
     try:
-        document = json.loads(text)
+        document = _json_loads(text)
     except RecursionError:
         reporter.document(name, None, None, "input", _invalid_record("input", Problem("<root>", "JSON nested too deeply to read")))
         return
@@ -4695,7 +4732,7 @@ def _read_first_line(line: bytes, number: int) -> Tuple[Any, bool]:
     except UnicodeDecodeError as exc:
         raise _invalid_utf8(number, exc) from None
     try:
-        document = json.loads(text)
+        document = _json_loads(text)
     except RecursionError:
         return _MISSING, False
     except ValueError as exc:
