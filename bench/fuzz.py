@@ -2156,6 +2156,15 @@ def check_pickle(tally: Tally, case: Case, label: str, exc: Any) -> None:
     """A rejection pickles to an equal exception."""
     try:
         again = pickle.loads(pickle.dumps(exc, pickle.HIGHEST_PROTOCOL))
+    except RecursionError as error:
+        try:  # a value nested hundreds deep (in the error, or in chunks read before it) is past pickle's own limit
+            plain = [chunk.to_dict() for chunk in getattr(exc, "chunks", ())]
+            pickle.dumps((getattr(exc, "error", None), plain), pickle.HIGHEST_PROTOCOL)
+        except RecursionError:
+            tally.coverage["rejections too deep for pickle itself"] += 1
+            return
+        record(tally, "pickle-error", case, f"{label}: RecursionError: {str(error)[:200]}")
+        return
     except Exception as error:
         if case.kind not in ("python", "chunks"):  # an error body may hold what pickle refuses
             record(tally, "pickle-error", case, f"{label}: {type(error).__name__}: {str(error)[:200]}")
