@@ -6119,7 +6119,9 @@ class TestCommandLine(unittest.TestCase):
 
     @unittest.skipUnless(hasattr(signal, "pthread_kill") and sys.platform != "win32", "needs POSIX signals")
     def test_interrupt_while_importing_or_checking_exits_130_without_traceback(self) -> None:
+        path = self.write("big.jsonl", "\n".join(self.batch_lines(3000) * 20) + "\n")
         # While the module runs its own definitions: a thread signals once they are half done.
+        # The input takes seconds to check, so that the signal cannot come after the end.
         launcher = textwrap.dedent("""
             import os, runpy, signal, sys, threading, time
             def interrupt():
@@ -6127,17 +6129,16 @@ class TestCommandLine(unittest.TestCase):
                     time.sleep(0.0005)
                 os.kill(os.getpid(), signal.SIGINT)
             threading.Thread(target=interrupt, daemon=True).start()
-            sys.argv = ["chatcompletion", "--version"]
+            sys.argv = ["chatcompletion", "--quiet", sys.argv[1]]
             runpy.run_module("chatcompletion", run_name="__main__", alter_sys=True)
             time.sleep(5)
             """)
         for _ in range(3):
-            result = subprocess.run([sys.executable, "-c", launcher], capture_output=True, timeout=120,
+            result = subprocess.run([sys.executable, "-c", launcher, path], capture_output=True, timeout=120,
                                     cwd=os.path.dirname(CLI_SCRIPT))
             self.assertNotIn(b"Traceback", result.stderr)
             self.assertEqual(result.returncode, 130, result.stderr)
         # While checking, in one process or several: signalled once the first problem is printed.
-        path = self.write("big.jsonl", "\n".join(self.batch_lines(3000) * 20) + "\n")
         for jobs in ("1", "2"):
             process = subprocess.Popen([sys.executable, CLI_SCRIPT, "--jobs", jobs, path],
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -6157,7 +6158,7 @@ class TestCheckDocument(unittest.TestCase):
     def test_each_kind_of_document(self) -> None:
         record = chatcompletion.check_document(self.response())
         self.assertEqual(record, chatcompletion.check_document(json.dumps(self.response())))
-        self.assertEqual((record.kind, record.status, record.valid, record.model, record.finish_reasons, record.usage),
+        self.assertEqual((record.kind, record.status, record.valid, record.model, record.finish_reasons, record.has_usage),
                          ("response", "valid", True, "gpt-4o", ("stop",), True))
         self.assertEqual((record.prompt_tokens, record.completion_tokens, record.total_tokens, record.cached_tokens,
                           record.reasoning_tokens, record.tool_calls, record.refusals), (3, 2, 5, 1, 1, 0, 0))
@@ -6210,6 +6211,8 @@ class TestCheckDocument(unittest.TestCase):
         summary = chatcompletion.Summary()
         summary.add(record)
         self.assertEqual(pickle.loads(pickle.dumps(summary)), summary)
+        self.assertEqual(summary.merge(summary).documents, 2)
+        self.assertEqual(chatcompletion.check_document("\ufeff" + json.dumps(self.response())), record)
 
     def test_merging_halves_equals_one_pass(self) -> None:
         rng = random.Random(15)
