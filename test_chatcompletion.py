@@ -94,6 +94,16 @@ except ImportError:  # pragma: no cover - depends on the environment
     jsonschema = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Pyodide (CI runs the suite there too) cannot start processes or threads, and nesting a few
+# thousand deep overflows its JavaScript stack, fatally, instead of raising RecursionError.
+EMSCRIPTEN = sys.platform == "emscripten"
+not_in_pyodide_deep = unittest.skipIf(EMSCRIPTEN, "nesting this deep overflows Pyodide's JavaScript stack")
+if EMSCRIPTEN:  # a test that would start a process or a thread skips there
+    def _cannot_start(*args, **kwargs):
+        raise unittest.SkipTest("Pyodide cannot start processes or threads")
+    subprocess.run = subprocess.Popen = _cannot_start  # type: ignore[assignment,misc]
+    import threading
+    threading.Thread.start = _cannot_start  # type: ignore[method-assign]
 SHARED = os.path.join(HERE, "..", "shared")
 SPEC_PATH = os.path.join(SHARED, "spec", "chat_completion_schemas.nullable_normalized.json")
 CORPUS = os.path.join(SHARED, "corpus")
@@ -1585,6 +1595,7 @@ class TestToolArguments(unittest.TestCase):
         first["x"] = 1
         self.assertEqual(second, {})  # a new dict each time
 
+    @not_in_pyodide_deep
     def test_invalid_json_names_the_path(self):
         function = FunctionCall.from_dict({"name": "f", "arguments": '{"city": "Par'})
         with self.assertRaises(ValidationError) as caught:
@@ -2294,6 +2305,7 @@ class TestHandBuiltObjects(unittest.TestCase):
         response = Response(id="c", metadata={"a": "b", "c": top})  # type: ignore[dict-item]
         self.assertIs(response.to_dict()["metadata"]["c"], top)
 
+    @not_in_pyodide_deep
     def test_circular_or_too_deep_values(self):
         loop: list = []
         loop.append(loop)
@@ -3107,6 +3119,7 @@ class TestRobustness(unittest.TestCase):
             self.assertOnlyValidationError(loads, text, strict=strict)
             self.assertOnlyValidationError(loads_chunk, text.encode(), strict=strict)
 
+    @not_in_pyodide_deep
     def test_deeper_than_any_parser_allows(self):
         deep = []
         for _ in range(20000):
@@ -3148,6 +3161,7 @@ class TestRobustness(unittest.TestCase):
         except ValidationError as exc:
             self.assertEqual(exc.errors[0].path, "<root>")
 
+    @not_in_pyodide_deep
     def test_json_text_reads_exactly_as_json_loads(self):
         # loads() skips json.loads's per-call overhead on plain text; it must decide the same way.
         body = json.dumps(wire_response())
@@ -4859,6 +4873,7 @@ class TestPartialJSON(unittest.TestCase):
         self.assertEqual(p.value(), {"a": ["xy" + "z" * 1000 + "w"]})
         self.assertTrue(p.complete)
 
+    @not_in_pyodide_deep
     def test_deep_nesting_is_iterative(self) -> None:
         depth = 100000
         p = chatcompletion._PartialJSON(max_depth=None)
@@ -6328,6 +6343,7 @@ class TestEdgeBehaviour(unittest.TestCase):
             Response.from_dict(edge_response(metadata={"my-key": 5}))
         self.assertEqual(ctx.exception.errors[0].path, 'metadata["my-key"]')
 
+    @not_in_pyodide_deep
     def test_nesting_of_exactly_max_depth_is_accepted(self):
         value = []
         for _ in range(chatcompletion.MAX_DEPTH - 1):
@@ -6383,6 +6399,7 @@ class TestEdgeBehaviour(unittest.TestCase):
         r = Response.from_dict(edge_response(choices=choices))
         self.assertEqual(r.choices[0].extra, {"x": 1})
 
+    @not_in_pyodide_deep
     def test_too_deep_json_text_message(self):
         with self.assertRaises(ValidationError) as ctx:
             loads("[" * 100000)
