@@ -91,6 +91,7 @@ __all__ = [
     "ChatCompletionModerationResults", "ChatCompletionModerationError", "ModerationResultBody",
     "CreateChatCompletionStreamResponse", "ChatCompletionChunk", "ChunkChoice",
     "ChatCompletionStreamResponseDelta", "ChatCompletionMessageToolCallChunk", "ChoiceDeltaFunctionCall",
+    "ToolCall", "ModerationOutcome", "ChoiceDelta",
 ]
 
 __version__ = "2.0.0"
