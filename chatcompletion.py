@@ -17,7 +17,14 @@ import sys
 if __name__ == "__main__":  # the command line: Ctrl-C exits with 130 and no traceback, from here on
     import signal
 
+    _importing = True
+
     def _interrupted(signum: int, frame: object) -> None:
+        if _importing:
+            # Nothing is written yet: leave at once.  An exception raised here could surface
+            # inside a class's creation, which Python 3.11 and older wrap in a RuntimeError.
+            import os
+            os._exit(130)
         raise SystemExit(130)
 
     signal.signal(signal.SIGINT, _interrupted)
@@ -5191,6 +5198,7 @@ def _say(message: str) -> None:
 
 
 if __name__ == "__main__":
+    _importing = False
     try:
         sys.exit(main())
     except KeyboardInterrupt:  # between main's own handlers
