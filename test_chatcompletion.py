@@ -882,11 +882,16 @@ def _conforms(value, hint):
     return isinstance(value, hint)
 
 
+_HINTS: dict = {}
+
+
 def _field_mismatches(obj, where="<root>"):
     """Every field, at every depth, whose value is not what its annotation says."""
     import typing
     found = []
-    hints = typing.get_type_hints(type(obj), vars(chatcompletion))
+    hints = _HINTS.get(type(obj))
+    if hints is None:  # resolving them is most of this check's time: once per class
+        hints = _HINTS[type(obj)] = typing.get_type_hints(type(obj), vars(chatcompletion))
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         if not _conforms(value, hints[f.name]) or repr(value) == "_MISSING":
