@@ -611,9 +611,6 @@ class _Kind:
         """Convert any value: dump() for what this kind stores, anything else as JSON."""
         return self.dump(value) if type(value) in self.stored else _dump_json(value)
 
-    def dump_column(self, column: List[Any]) -> List[Any]:
-        return list(map(self.dump_any, column))
-
 
 class _Scalar(_Kind):
     """str, int, number or bool; a string may be held to an enum's values (strict mode only).
@@ -758,11 +755,6 @@ class _Object(_ModelKind):
             return
         self.plan.explain(value, where, problems)
 
-    def dump_column(self, column: List[Any]) -> List[Any]:
-        if not self.stored.issuperset(map(type, column)):
-            return list(map(self.dump_any, column))
-        return _dump_many(self.model, column)
-
 
 class _OneOf(_ModelKind):
     """Models told apart by their ``type`` key (tool calls, moderation results)."""
@@ -889,17 +881,7 @@ class _Array(_Kind):
         # item of a hand-built one would cost logprobs-heavy responses a fifth of their to_dict().
         if not self.item_needs_dump:
             return list(value)
-        if len(value) < COLUMN_MIN:  # columns pay off only for long arrays
-            return list(map(self.item.dump_any, value))
-        return self.item.dump_column(list(value))
-
-    def dump_column(self, column: List[Any]) -> List[Any]:
-        if not self.stored.issuperset(map(type, column)):
-            return list(map(self.dump_any, column))
-        if not self.item_needs_dump:
-            return list(map(list, column))
-        dumped = iter(self.item.dump_column(list(chain.from_iterable(column))))
-        return list(map(list, map(islice, repeat(dumped), map(len, column))))
+        return list(map(self.item.dump_any, value))
 
 
 class _Map(_Kind):
@@ -1384,40 +1366,6 @@ def _add_extra(result: Dict[str, Any], extra: Mapping[str, Any], instance: Any) 
 M = TypeVar("M", bound="_Model")
 
 
-def _dump_many(model: "Type[_Model]", instances: List[Any]) -> List[Dict[str, Any]]:
-    """to_dict() of many instances of one model, column by column when they have the same keys.
-
-    Objects that had different keys, any unknown key, a hand-built object, or a column holding
-    a type its kind does not store (a null, or an odd value in a hand-built object) send the
-    lot through to_dict() one by one.
-    """
-    if len(instances) < COLUMN_MIN:
-        return [instance.to_dict() for instance in instances]
-    try:
-        presents = set(map(_get_present, instances))
-    except AttributeError:  # built by hand
-        return [instance.to_dict() for instance in instances]
-    columns = [list(map(getter, instances)) for getter in model._attr_getters]
-    extras = columns.pop()
-    if len(presents) != 1 or extras.count(_NO_EXTRA) != len(extras):
-        return [instance.to_dict() for instance in instances]
-    present = presents.pop()
-    keys = []
-    kept = []
-    for key, bit, dump_column, expected, column in zip(model._keys, model._bits, model._column_dumpers,
-                                                       model._column_types, columns):
-        if not present & bit:
-            continue
-        if not expected.issuperset(map(type, column)):
-            return [instance.to_dict() for instance in instances]
-        keys.append(key)
-        kept.append(column if dump_column is None else dump_column(column))
-    if not kept:  # zip() of no columns would give no rows at all
-        return [{} for _ in instances]
-    return list(map(dict, map(zip, repeat(keys), zip(*kept))))
-
-
-_get_present = attrgetter("_present")
 
 
 class _Model:
@@ -1437,9 +1385,6 @@ class _Model:
     _model_class: ClassVar[type]  # the public class, also for its null instance's class
     _null: ClassVar[Any]  # the instance a required object field holds for JSON null
     _absent: ClassVar[Any]  # ... and for a missing key
-    _attr_getters: ClassVar[Tuple[Any, ...]]
-    _column_dumpers: ClassVar[Tuple[Optional[Callable[[List[Any]], List[Any]]], ...]]
-    _column_types: ClassVar[Tuple[FrozenSet[type], ...]]  # per known field, the types its column dump takes
 
     @classmethod
     def from_dict(cls: Type[M], data: Any, *, strict: bool = False) -> M:
@@ -1598,13 +1543,9 @@ def _prepare_models() -> None:
     for cls in _MODELS:
         if "_plans" in cls.__dict__:
             continue
-        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
         cls._twin = _generated_twin(cls)
         lenient = _Plan(cls, False)
         setattr(cls, "to_dict", _generated_to_dict(cls, lenient))
-        cls._attr_getters = tuple(attrgetter(name) for name in names)  # the known fields, then extra
-        cls._column_dumpers = tuple(kind.dump_column if kind.needs_dump else None for kind in lenient.kinds)
-        cls._column_types = tuple(kind.plain | kind.stored for kind in lenient.kinds)
         # Last: a model that has _plans is ready to use.
         cls._plans = (lenient, _Plan(cls, True))
 
