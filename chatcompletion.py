@@ -979,20 +979,32 @@ class _Content(_Kind):
 
 
 class _Decl:
-    def __init__(self, kind: str, required: bool, nullable: bool, *, enum_type: Optional[Type[enum.Enum]] = None,
-                 item: "Optional[_Decl]" = None, model: Any = None, by_type: Optional[Dict[str, Any]] = None,
-                 fallback: Any = None, only: Optional[Tuple[str, ...]] = None) -> None:
+    """What the spec says of a value: its JSON type; and, once it declares a field, whether the
+    key is required and whether null is allowed (an array's items and a map's values are
+    required and not null)."""
+
+    def __init__(self, kind: str, *, enum_type: Optional[Type[enum.Enum]] = None, item: "Optional[_Decl]" = None,
+                 model: Any = None, by_type: Optional[Dict[str, Any]] = None, fallback: Any = None,
+                 only: Optional[Tuple[str, ...]] = None) -> None:
         self.kind = kind
-        self.required = required
-        self.nullable = nullable
         self.enum_type = enum_type
         self.item = item
         self.model = model
         self.by_type = by_type
         self.fallback = fallback
         self.only = only
+        self.required = True
+        self.nullable = False
+        self.always = False
+
+    def declare(self, required: bool, nullable: bool) -> Any:
+        """A dataclass field holding this declaration, with the field's default."""
+        decl = copy.copy(self)
+        decl.required = required
+        decl.nullable = nullable
         # An object the spec requires and never allows null is always an instance.
-        self.always = kind in ("object", "oneof") and required and not nullable
+        decl.always = decl.kind in ("object", "oneof") and required and not nullable
+        return field(default=decl.default(), metadata={"decl": decl})
 
     def default(self) -> Any:
         """What the field holds when its key is missing (and what keyword construction assumes)."""
@@ -1023,22 +1035,57 @@ class _Decl:
         return _Map(self.item.make(strict, top=False), nullable)
 
 
-def _field(decl: _Decl) -> Any:
-    return field(default=decl.default(), metadata={"decl": decl})
+# What a field's type is declared with: str, int, float (a JSON number), bool, a str enum (a
+# string the spec limits to the enum's values, or to ``only``), a model class (a JSON object),
+# or what _array_of(), _map_of(), _one_of() and _content() return.
+_Type = Union[type, _Decl]
+_SCALAR_KINDS: Dict[type, str] = {str: "str", int: "int", float: "number", bool: "bool"}
 
 
-def _req(kind: str, *, null: bool = False, **options: Any) -> Any:
-    """A key the spec requires."""
-    return _field(_Decl(kind, True, null, **options))
+def _type(spec: _Type, only: Optional[Tuple[str, ...]] = None) -> _Decl:
+    if isinstance(spec, _Decl) and only is None:
+        return spec
+    if spec in _SCALAR_KINDS and only is None:
+        return _Decl(_SCALAR_KINDS[spec])
+    if isinstance(spec, type) and issubclass(spec, enum.Enum) and issubclass(spec, str):
+        if only is not None and not {member.value for member in spec}.issuperset(only):
+            raise TypeError(f"only= names values {spec.__name__} does not have: {only!r}")
+        return _Decl("str", enum_type=spec, only=only)
+    if isinstance(spec, type) and issubclass(spec, _Model) and only is None:
+        return _Decl("object", model=spec)
+    raise TypeError(f"a field's type is str, int, float, bool, a str enum, a model class, or what _array_of(), "
+                    f"_map_of(), _one_of() or _content() return; got {spec!r}"
+                    + (" with only= (for str enums)" if only is not None else ""))
 
 
-def _opt(kind: str, *, null: bool = False, **options: Any) -> Any:
+def _required(spec: _Type, *, null: bool = False, only: Optional[Tuple[str, ...]] = None) -> Any:
+    """A key the spec requires; ``null``: the spec allows null; ``only``: the enum values it allows here."""
+    return _type(spec, only).declare(True, null)
+
+
+def _optional(spec: _Type, *, null: bool = False, only: Optional[Tuple[str, ...]] = None) -> Any:
     """A key the spec allows to be absent."""
-    return _field(_Decl(kind, False, null, **options))
+    return _type(spec, only).declare(False, null)
 
 
-def _array_of(kind: str, **options: Any) -> _Decl:
-    return _Decl(kind, True, False, **options)
+def _array_of(spec: _Type) -> _Decl:
+    return _Decl("array", item=_type(spec))
+
+
+def _map_of(spec: _Type) -> _Decl:
+    """A JSON object with free keys, each value of one type."""
+    return _Decl("map", item=_type(spec))
+
+
+def _one_of(by_type: Dict[str, Any], *, fallback: Any) -> _Decl:
+    """An object that is one of several models, told apart by its ``type`` key; lenient mode reads
+    an unknown or missing ``type`` as ``fallback``."""
+    return _Decl("oneof", by_type=by_type, fallback=fallback)
+
+
+def _content() -> _Decl:
+    """A message's content: a string (strict), also an array of content parts (lenient)."""
+    return _Decl("content")
 
 
 _NO_EXTRA: Mapping[str, Any] = _NoExtra()
@@ -1388,11 +1435,17 @@ class _Model:
 
     @classmethod
     def from_dict(cls: Type[M], data: Any, *, strict: bool = False) -> M:
-        """Check ``data`` (a decoded JSON object) and build the model; raises ValidationError."""
+        """Check ``data`` (a decoded JSON object) and build the model; raises ValidationError.
+
+        Only the module's own classes are built: on a subclass, from_dict() raises TypeError.
+        """
         try:
             plan = cls._plans[1 if strict else 0]
         except AttributeError:
             plan = _plans_of(cls)[1 if strict else 0]
+        if plan.model is not cls:
+            raise TypeError(f"from_dict() builds chatcompletion's own classes, not a subclass: "
+                            f"{plan.model.__name__}.from_dict(), not {cls.__name__}.from_dict()")
         result: M = plan.parse_root(data)
         return result
 
@@ -1558,9 +1611,9 @@ def _prepare_models() -> None:
 class TopLogprob(_Model):
     """One of the most likely tokens at a position, with its log probability."""
 
-    token: Optional[str] = _req("str")
-    logprob: Optional[float] = _req("number")
-    bytes: Tuple[int, ...] = _req("array", null=True, item=_array_of("int"))
+    token: Optional[str] = _required(str)
+    logprob: Optional[float] = _required(float)
+    bytes: Tuple[int, ...] = _required(_array_of(int), null=True)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1568,10 +1621,10 @@ class TopLogprob(_Model):
 class ChatCompletionTokenLogprob(_Model):
     """A generated token, its log probability, UTF-8 bytes and the most likely alternatives."""
 
-    token: Optional[str] = _req("str")
-    logprob: Optional[float] = _req("number")
-    bytes: Tuple[int, ...] = _req("array", null=True, item=_array_of("int"))
-    top_logprobs: Tuple[TopLogprob, ...] = _req("array", item=_array_of("object", model=TopLogprob))
+    token: Optional[str] = _required(str)
+    logprob: Optional[float] = _required(float)
+    bytes: Tuple[int, ...] = _required(_array_of(int), null=True)
+    top_logprobs: Tuple[TopLogprob, ...] = _required(_array_of(TopLogprob))
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1579,10 +1632,8 @@ class ChatCompletionTokenLogprob(_Model):
 class ChoiceLogprobs(_Model):
     """Log probabilities of a choice's content tokens and refusal tokens."""
 
-    content: Tuple[ChatCompletionTokenLogprob, ...] = _req(
-        "array", null=True, item=_array_of("object", model=ChatCompletionTokenLogprob))
-    refusal: Tuple[ChatCompletionTokenLogprob, ...] = _req(
-        "array", null=True, item=_array_of("object", model=ChatCompletionTokenLogprob))
+    content: Tuple[ChatCompletionTokenLogprob, ...] = _required(_array_of(ChatCompletionTokenLogprob), null=True)
+    refusal: Tuple[ChatCompletionTokenLogprob, ...] = _required(_array_of(ChatCompletionTokenLogprob), null=True)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1590,8 +1641,8 @@ class ChoiceLogprobs(_Model):
 class FunctionCall(_Model):
     """A function's name and its JSON-encoded arguments (a tool call's ``function``, or ``function_call``)."""
 
-    name: Optional[str] = _req("str")
-    arguments: Optional[str] = _req("str")
+    name: Optional[str] = _required(str)
+    arguments: Optional[str] = _required(str)
     extra: Mapping[str, Any] = _extra()
 
     def parse_arguments(self, path: str = "") -> Any:
@@ -1609,9 +1660,9 @@ class FunctionCall(_Model):
 class ChatCompletionMessageToolCall(_Model):
     """A call to a function tool (``type`` ``"function"``)."""
 
-    id: Optional[str] = _req("str")
-    type: Optional[str] = _req("str", enum_type=ToolCallType, only=("function",))
-    function: FunctionCall = _req("object", model=FunctionCall)
+    id: Optional[str] = _required(str)
+    type: Optional[str] = _required(ToolCallType, only=("function",))
+    function: FunctionCall = _required(FunctionCall)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1619,8 +1670,8 @@ class ChatCompletionMessageToolCall(_Model):
 class CustomToolCallInput(_Model):
     """A custom tool's name and the free-form input the model wrote for it."""
 
-    name: Optional[str] = _req("str")
-    input: Optional[str] = _req("str")
+    name: Optional[str] = _required(str)
+    input: Optional[str] = _required(str)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1628,9 +1679,9 @@ class CustomToolCallInput(_Model):
 class ChatCompletionMessageCustomToolCall(_Model):
     """A call to a custom tool (``type`` ``"custom"``)."""
 
-    id: Optional[str] = _req("str")
-    type: Optional[str] = _req("str", enum_type=ToolCallType, only=("custom",))
-    custom: CustomToolCallInput = _req("object", model=CustomToolCallInput)
+    id: Optional[str] = _required(str)
+    type: Optional[str] = _required(ToolCallType, only=("custom",))
+    custom: CustomToolCallInput = _required(CustomToolCallInput)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1638,10 +1689,10 @@ class ChatCompletionMessageCustomToolCall(_Model):
 class AnnotationURLCitation(_Model):
     """Where a web source is cited in the content (character offsets) and what it is."""
 
-    end_index: Optional[int] = _req("int")
-    start_index: Optional[int] = _req("int")
-    title: Optional[str] = _req("str")
-    url: Optional[str] = _req("str")
+    end_index: Optional[int] = _required(int)
+    start_index: Optional[int] = _required(int)
+    title: Optional[str] = _required(str)
+    url: Optional[str] = _required(str)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1649,8 +1700,8 @@ class AnnotationURLCitation(_Model):
 class Annotation(_Model):
     """A note on the message content; the spec knows URL citations."""
 
-    type: Optional[str] = _req("str", enum_type=AnnotationType)
-    url_citation: AnnotationURLCitation = _req("object", model=AnnotationURLCitation)
+    type: Optional[str] = _required(AnnotationType)
+    url_citation: AnnotationURLCitation = _required(AnnotationURLCitation)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1658,10 +1709,10 @@ class Annotation(_Model):
 class ChatCompletionAudio(_Model):
     """Audio the model spoke: base64 data, its transcript, and when the id expires."""
 
-    id: Optional[str] = _req("str")
-    data: Optional[str] = _req("str")
-    expires_at: Optional[int] = _req("int")
-    transcript: Optional[str] = _req("str")
+    id: Optional[str] = _required(str)
+    data: Optional[str] = _required(str)
+    expires_at: Optional[int] = _required(int)
+    transcript: Optional[str] = _required(str)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1673,14 +1724,14 @@ _TOOL_CALL_TYPES = {"function": ChatCompletionMessageToolCall, "custom": ChatCom
 class ChatCompletionResponseMessage(_Model):
     """The assistant message of a choice."""
 
-    role: Optional[str] = _req("str", enum_type=Role, only=("assistant",))
-    content: Optional[Union[str, Tuple[Dict[str, Any], ...]]] = _req("content", null=True)
-    tool_calls: Tuple[ToolCall, ...] = _opt(
-        "array", item=_array_of("oneof", by_type=_TOOL_CALL_TYPES, fallback=ChatCompletionMessageToolCall))
-    function_call: Optional[FunctionCall] = _opt("object", model=FunctionCall)
-    refusal: Optional[str] = _req("str", null=True)
-    audio: Optional[ChatCompletionAudio] = _opt("object", null=True, model=ChatCompletionAudio)
-    annotations: Tuple[Annotation, ...] = _opt("array", item=_array_of("object", model=Annotation))
+    role: Optional[str] = _required(Role, only=("assistant",))
+    content: Optional[Union[str, Tuple[Dict[str, Any], ...]]] = _required(_content(), null=True)
+    tool_calls: Tuple[ToolCall, ...] = _optional(
+        _array_of(_one_of(_TOOL_CALL_TYPES, fallback=ChatCompletionMessageToolCall)))
+    function_call: Optional[FunctionCall] = _optional(FunctionCall)
+    refusal: Optional[str] = _required(str, null=True)
+    audio: Optional[ChatCompletionAudio] = _optional(ChatCompletionAudio, null=True)
+    annotations: Tuple[Annotation, ...] = _optional(_array_of(Annotation))
     extra: Mapping[str, Any] = _extra()
 
     @property
@@ -1727,10 +1778,10 @@ class ChatCompletionResponseMessage(_Model):
 class Choice(_Model):
     """One choice of a response (the spec's inline ``choices`` item)."""
 
-    index: Optional[int] = _req("int")
-    message: ChatCompletionResponseMessage = _req("object", model=ChatCompletionResponseMessage)
-    logprobs: Optional[ChoiceLogprobs] = _req("object", null=True, model=ChoiceLogprobs)
-    finish_reason: Optional[str] = _req("str", enum_type=FinishReason)
+    index: Optional[int] = _required(int)
+    message: ChatCompletionResponseMessage = _required(ChatCompletionResponseMessage)
+    logprobs: Optional[ChoiceLogprobs] = _required(ChoiceLogprobs, null=True)
+    finish_reason: Optional[str] = _required(FinishReason)
     extra: Mapping[str, Any] = _extra()
 
     @property
@@ -1748,11 +1799,11 @@ Choices = Choice
 class CompletionTokensDetails(_Model):
     """How the completion tokens break down."""
 
-    reasoning_tokens: Optional[int] = _opt("int")
-    audio_tokens: Optional[int] = _opt("int")
-    accepted_prediction_tokens: Optional[int] = _opt("int")
-    rejected_prediction_tokens: Optional[int] = _opt("int")
-    text_tokens: Optional[int] = _opt("int")
+    reasoning_tokens: Optional[int] = _optional(int)
+    audio_tokens: Optional[int] = _optional(int)
+    accepted_prediction_tokens: Optional[int] = _optional(int)
+    rejected_prediction_tokens: Optional[int] = _optional(int)
+    text_tokens: Optional[int] = _optional(int)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1760,11 +1811,11 @@ class CompletionTokensDetails(_Model):
 class PromptTokensDetails(_Model):
     """How the prompt tokens break down."""
 
-    cached_tokens: Optional[int] = _opt("int")
-    audio_tokens: Optional[int] = _opt("int")
-    text_tokens: Optional[int] = _opt("int")
-    image_tokens: Optional[int] = _opt("int")
-    cache_write_tokens: Optional[int] = _opt("int")
+    cached_tokens: Optional[int] = _optional(int)
+    audio_tokens: Optional[int] = _optional(int)
+    text_tokens: Optional[int] = _optional(int)
+    image_tokens: Optional[int] = _optional(int)
+    cache_write_tokens: Optional[int] = _optional(int)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1772,11 +1823,11 @@ class PromptTokensDetails(_Model):
 class CompletionUsage(_Model):
     """Token counts for the request."""
 
-    prompt_tokens: Optional[int] = _req("int")
-    completion_tokens: Optional[int] = _req("int")
-    total_tokens: Optional[int] = _req("int")
-    prompt_tokens_details: Optional[PromptTokensDetails] = _opt("object", model=PromptTokensDetails)
-    completion_tokens_details: Optional[CompletionTokensDetails] = _opt("object", model=CompletionTokensDetails)
+    prompt_tokens: Optional[int] = _required(int)
+    completion_tokens: Optional[int] = _required(int)
+    total_tokens: Optional[int] = _required(int)
+    prompt_tokens_details: Optional[PromptTokensDetails] = _optional(PromptTokensDetails)
+    completion_tokens_details: Optional[CompletionTokensDetails] = _optional(CompletionTokensDetails)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1784,13 +1835,13 @@ class CompletionUsage(_Model):
 class ModerationResultBody(_Model):
     """One moderation verdict: flagged or not, per category."""
 
-    type: Optional[str] = _req("str", enum_type=ModerationType, only=("moderation_result",))
-    model: Optional[str] = _req("str")
-    flagged: Optional[bool] = _req("bool")
-    categories: Optional[Mapping[str, bool]] = _req("map", item=_array_of("bool"))
-    category_scores: Optional[Mapping[str, float]] = _req("map", item=_array_of("number"))
-    category_applied_input_types: Optional[Mapping[str, Tuple[str, ...]]] = _req(
-        "map", item=_array_of("array", item=_array_of("str", enum_type=ModerationInputType)))
+    type: Optional[str] = _required(ModerationType, only=("moderation_result",))
+    model: Optional[str] = _required(str)
+    flagged: Optional[bool] = _required(bool)
+    categories: Optional[Mapping[str, bool]] = _required(_map_of(bool))
+    category_scores: Optional[Mapping[str, float]] = _required(_map_of(float))
+    category_applied_input_types: Optional[Mapping[str, Tuple[str, ...]]] = _required(
+        _map_of(_array_of(ModerationInputType)))
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1798,10 +1849,9 @@ class ModerationResultBody(_Model):
 class ChatCompletionModerationResults(_Model):
     """Moderation results for the input or the output."""
 
-    type: Optional[str] = _req("str", enum_type=ModerationType, only=("moderation_results",))
-    model: Optional[str] = _req("str")
-    results: Tuple[ModerationResultBody, ...] = _req(
-        "array", item=_array_of("object", model=ModerationResultBody))
+    type: Optional[str] = _required(ModerationType, only=("moderation_results",))
+    model: Optional[str] = _required(str)
+    results: Tuple[ModerationResultBody, ...] = _required(_array_of(ModerationResultBody))
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1809,9 +1859,9 @@ class ChatCompletionModerationResults(_Model):
 class ChatCompletionModerationError(_Model):
     """Why moderation could not run."""
 
-    type: Optional[str] = _req("str", enum_type=ModerationType, only=("error",))
-    code: Optional[str] = _req("str")
-    message: Optional[str] = _req("str")
+    type: Optional[str] = _required(ModerationType, only=("error",))
+    code: Optional[str] = _required(str)
+    message: Optional[str] = _required(str)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1823,10 +1873,8 @@ _MODERATION_TYPES = {"moderation_results": ChatCompletionModerationResults, "err
 class ChatCompletionModeration(_Model):
     """Moderation of the request's input and the model's output."""
 
-    input: ModerationOutcome = _req(
-        "oneof", by_type=_MODERATION_TYPES, fallback=ChatCompletionModerationResults)
-    output: ModerationOutcome = _req(
-        "oneof", by_type=_MODERATION_TYPES, fallback=ChatCompletionModerationResults)
+    input: ModerationOutcome = _required(_one_of(_MODERATION_TYPES, fallback=ChatCompletionModerationResults))
+    output: ModerationOutcome = _required(_one_of(_MODERATION_TYPES, fallback=ChatCompletionModerationResults))
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1834,16 +1882,16 @@ class ChatCompletionModeration(_Model):
 class CreateChatCompletionResponse(_Model):
     """A chat completion (``"object": "chat.completion"``)."""
 
-    id: Optional[str] = _req("str")
-    object: Optional[str] = _req("str", enum_type=Object, only=("chat.completion",))
-    created: Optional[int] = _req("int")
-    model: Optional[str] = _req("str")
-    choices: Tuple[Choice, ...] = _req("array", item=_array_of("object", model=Choice))
-    moderation: Optional[ChatCompletionModeration] = _opt("object", null=True, model=ChatCompletionModeration)
-    usage: Optional[CompletionUsage] = _opt("object", model=CompletionUsage)
-    service_tier: Optional[str] = _opt("str", null=True, enum_type=ServiceTier)
-    system_fingerprint: Optional[str] = _opt("str")
-    metadata: Optional[Mapping[str, str]] = _opt("map", null=True, item=_array_of("str"))
+    id: Optional[str] = _required(str)
+    object: Optional[str] = _required(Object, only=("chat.completion",))
+    created: Optional[int] = _required(int)
+    model: Optional[str] = _required(str)
+    choices: Tuple[Choice, ...] = _required(_array_of(Choice))
+    moderation: Optional[ChatCompletionModeration] = _optional(ChatCompletionModeration, null=True)
+    usage: Optional[CompletionUsage] = _optional(CompletionUsage)
+    service_tier: Optional[str] = _optional(ServiceTier, null=True)
+    system_fingerprint: Optional[str] = _optional(str)
+    metadata: Optional[Mapping[str, str]] = _optional(_map_of(str), null=True)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1857,8 +1905,8 @@ ChatCompletion = CreateChatCompletionResponse
 class ChoiceDeltaFunctionCall(_Model):
     """A fragment of a function's name and arguments (in a tool-call chunk or a legacy ``function_call``)."""
 
-    name: Optional[str] = _opt("str")
-    arguments: Optional[str] = _opt("str")
+    name: Optional[str] = _optional(str)
+    arguments: Optional[str] = _optional(str)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1866,10 +1914,10 @@ class ChoiceDeltaFunctionCall(_Model):
 class ChatCompletionMessageToolCallChunk(_Model):
     """A fragment of a tool call; fragments with the same ``index`` add up to one call."""
 
-    index: Optional[int] = _req("int")
-    id: Optional[str] = _opt("str")
-    type: Optional[str] = _opt("str", enum_type=ToolCallType, only=("function",))
-    function: Optional[ChoiceDeltaFunctionCall] = _opt("object", model=ChoiceDeltaFunctionCall)
+    index: Optional[int] = _required(int)
+    id: Optional[str] = _optional(str)
+    type: Optional[str] = _optional(ToolCallType, only=("function",))
+    function: Optional[ChoiceDeltaFunctionCall] = _optional(ChoiceDeltaFunctionCall)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1877,12 +1925,12 @@ class ChatCompletionMessageToolCallChunk(_Model):
 class ChatCompletionStreamResponseDelta(_Model):
     """What a stream chunk adds to a choice's message."""
 
-    role: Optional[str] = _opt("str", enum_type=Role)
-    content: Optional[Union[str, Tuple[Dict[str, Any], ...]]] = _opt("content", null=True)
-    tool_calls: Tuple[ChatCompletionMessageToolCallChunk, ...] = _opt(
-        "array", item=_array_of("object", model=ChatCompletionMessageToolCallChunk))
-    function_call: Optional[ChoiceDeltaFunctionCall] = _opt("object", model=ChoiceDeltaFunctionCall)
-    refusal: Optional[str] = _opt("str", null=True)
+    role: Optional[str] = _optional(Role)
+    content: Optional[Union[str, Tuple[Dict[str, Any], ...]]] = _optional(_content(), null=True)
+    tool_calls: Tuple[ChatCompletionMessageToolCallChunk, ...] = _optional(
+        _array_of(ChatCompletionMessageToolCallChunk))
+    function_call: Optional[ChoiceDeltaFunctionCall] = _optional(ChoiceDeltaFunctionCall)
+    refusal: Optional[str] = _optional(str, null=True)
     extra: Mapping[str, Any] = _extra()
 
     @property
@@ -1903,10 +1951,10 @@ ChoiceDelta = ChatCompletionStreamResponseDelta
 class ChunkChoice(_Model):
     """One choice of a stream chunk."""
 
-    index: Optional[int] = _req("int")
-    delta: ChatCompletionStreamResponseDelta = _req("object", model=ChatCompletionStreamResponseDelta)
-    logprobs: Optional[ChoiceLogprobs] = _opt("object", null=True, model=ChoiceLogprobs)
-    finish_reason: Optional[str] = _req("str", null=True, enum_type=FinishReason)
+    index: Optional[int] = _required(int)
+    delta: ChatCompletionStreamResponseDelta = _required(ChatCompletionStreamResponseDelta)
+    logprobs: Optional[ChoiceLogprobs] = _optional(ChoiceLogprobs, null=True)
+    finish_reason: Optional[str] = _required(FinishReason, null=True)
     extra: Mapping[str, Any] = _extra()
 
 
@@ -1914,16 +1962,16 @@ class ChunkChoice(_Model):
 class CreateChatCompletionStreamResponse(_Model):
     """A stream chunk (``"object": "chat.completion.chunk"``)."""
 
-    id: Optional[str] = _req("str")
-    object: Optional[str] = _req("str", enum_type=Object, only=("chat.completion.chunk",))
-    created: Optional[int] = _req("int")
-    model: Optional[str] = _req("str")
-    service_tier: Optional[str] = _opt("str", null=True, enum_type=ServiceTier)
-    system_fingerprint: Optional[str] = _opt("str")
-    choices: Tuple[ChunkChoice, ...] = _req("array", item=_array_of("object", model=ChunkChoice))
-    moderation: Optional[ChatCompletionModeration] = _opt("object", null=True, model=ChatCompletionModeration)
-    usage: Optional[CompletionUsage] = _opt("object", null=True, model=CompletionUsage)
-    obfuscation: Optional[str] = _opt("str")
+    id: Optional[str] = _required(str)
+    object: Optional[str] = _required(Object, only=("chat.completion.chunk",))
+    created: Optional[int] = _required(int)
+    model: Optional[str] = _required(str)
+    service_tier: Optional[str] = _optional(ServiceTier, null=True)
+    system_fingerprint: Optional[str] = _optional(str)
+    choices: Tuple[ChunkChoice, ...] = _required(_array_of(ChunkChoice))
+    moderation: Optional[ChatCompletionModeration] = _optional(ChatCompletionModeration, null=True)
+    usage: Optional[CompletionUsage] = _optional(CompletionUsage, null=True)
+    obfuscation: Optional[str] = _optional(str)
     extra: Mapping[str, Any] = _extra()
 
 
