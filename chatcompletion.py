@@ -2835,18 +2835,49 @@ def _merge_parts(into: List[Any], parts: Sequence[Any], depth: int = 0) -> None:
             into.append(_copy_json(part))
 
 
+class _FunctionState:
+    """A function call gathered from its pieces: a tool call's ``function``, and the legacy
+    ``function_call`` of a delta, by the same rules."""
+
+    __slots__ = ("seen", "name", "arguments", "extra")
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.name: Any = _MISSING
+        self.arguments: List[str] = []
+        self.extra: Dict[str, Any] = {}
+
+    def add(self, function: Optional[ChoiceDeltaFunctionCall]) -> None:
+        if function is None:
+            return
+        if not isinstance(function, ChoiceDeltaFunctionCall):
+            raise TypeError  # as in ChatCompletionAccumulator._add
+        self.seen = True
+        if _empty(self.name) and isinstance(function.name, str) and function.name:
+            self.name = function.name
+        if isinstance(function.arguments, str):
+            self.arguments.append(function.arguments)
+        if function.extra:
+            _merge_json(self.extra, function.extra)
+
+    def to_dict(self) -> Dict[str, Any]:
+        result: Dict[str, Any] = {}
+        if self.name is not _MISSING:
+            result["name"] = self.name
+        result["arguments"] = "".join(self.arguments)
+        _add_extras(result, self.extra, FunctionCall)
+        return result
+
+
 class _ToolCallState:
-    __slots__ = ("index", "id", "type", "name", "arguments", "extra", "function_extra", "has_function")
+    __slots__ = ("index", "id", "type", "function", "extra")
 
     def __init__(self, index: Any) -> None:
         self.index = index
         self.id: Any = _MISSING
         self.type: Any = _MISSING
-        self.name: Any = _MISSING
-        self.arguments: List[str] = []
+        self.function = _FunctionState()
         self.extra: Dict[str, Any] = {}
-        self.function_extra: Dict[str, Any] = {}
-        self.has_function = False
 
     def add(self, call: ChatCompletionMessageToolCallChunk) -> None:
         call_id = call.id
@@ -2857,19 +2888,7 @@ class _ToolCallState:
             self.id = None
         if _empty(self.type) and isinstance(call.type, str) and call.type:
             self.type = call.type
-        function = call.function
-        if function is None:
-            pass
-        elif isinstance(function, ChoiceDeltaFunctionCall):
-            self.has_function = True
-            if _empty(self.name) and isinstance(function.name, str) and function.name:
-                self.name = function.name
-            if isinstance(function.arguments, str):
-                self.arguments.append(function.arguments)
-            if function.extra:
-                _merge_json(self.function_extra, function.extra)
-        else:
-            raise TypeError  # as in ChatCompletionAccumulator._add
+        self.function.add(call.function)
         if call.extra:
             _merge_json(self.extra, call.extra)
 
@@ -2879,13 +2898,8 @@ class _ToolCallState:
             result["id"] = self.id
         if self.type is not _MISSING:
             result["type"] = self.type
-        if self.has_function:
-            function: Dict[str, Any] = {}
-            if self.name is not _MISSING:
-                function["name"] = self.name
-            function["arguments"] = "".join(self.arguments)
-            function.update(self.function_extra)
-            result["function"] = function
+        if self.function.seen:
+            result["function"] = self.function.to_dict()
         model = _TOOL_CALL_TYPES.get(self.type, ChatCompletionMessageToolCall) if isinstance(self.type, str) \
             else ChatCompletionMessageToolCall
         _add_extras(result, self.extra, model)
@@ -2937,7 +2951,7 @@ def _gather_tokens(gathered: Optional[List[ChatCompletionTokenLogprob]],
 class _ChoiceState:
     __slots__ = ("index", "role", "content", "parts", "refusal", "tool_calls", "by_index", "function_call",
                  "logprobs_seen", "logprobs_content", "logprobs_refusal", "finish_reason", "message_extra",
-                 "choice_extra", "content_seen", "refusal_seen", "function_name", "function_seen", "touched")
+                 "choice_extra", "content_seen", "refusal_seen", "touched")
 
     def __init__(self, index: int, track: bool = False) -> None:
         self.index = index
@@ -2951,9 +2965,7 @@ class _ChoiceState:
         self.refusal_seen = False
         self.tool_calls: List[_ToolCallState] = []
         self.by_index: Dict[Any, _ToolCallState] = {}
-        self.function_call: List[str] = []
-        self.function_name: Any = _MISSING
-        self.function_seen = False
+        self.function_call = _FunctionState()
         self.logprobs_seen = False
         self.logprobs_content: Optional[List[ChatCompletionTokenLogprob]] = None
         self.logprobs_refusal: Optional[List[ChatCompletionTokenLogprob]] = None
@@ -3021,17 +3033,7 @@ class _ChoiceState:
                 state.add(call)
                 if self.touched is not None and (not self.touched or self.touched[-1] is not state):
                     self.touched.append(state)
-        function_call = delta.function_call
-        if function_call is None:
-            pass
-        elif isinstance(function_call, ChoiceDeltaFunctionCall):
-            self.function_seen = True
-            if _empty(self.function_name) and isinstance(function_call.name, str) and function_call.name:
-                self.function_name = function_call.name
-            if isinstance(function_call.arguments, str):
-                self.function_call.append(function_call.arguments)
-        else:
-            raise TypeError
+        self.function_call.add(delta.function_call)
         if delta.extra:
             _merge_json(self.message_extra, delta.extra)
 
@@ -3048,7 +3050,7 @@ class _ChoiceState:
         # No index (Gemini, Ollama, Mistral): continue the last call unless this one plainly starts anew.
         last = self.tool_calls[-1] if self.tool_calls else None
         function = call.function if isinstance(call.function, ChoiceDeltaFunctionCall) else None
-        names_new = function is not None and not _empty(function.name) and last is not None and not _empty(last.name)
+        names_new = function is not None and not _empty(function.name) and last is not None and not _empty(last.function.name)
         if last is None or names_new or (new_id is not None and not _empty(last.id) and last.id != new_id):
             return self._new_tool_call(None)
         return last
@@ -3069,12 +3071,8 @@ class _ChoiceState:
             message["content"] = "".join(self.content) if self.content_seen else None
         if self.tool_calls:
             message["tool_calls"] = [state.to_dict() for state in self.tool_calls]
-        if self.function_seen:
-            function: Dict[str, Any] = {}
-            if self.function_name is not _MISSING:
-                function["name"] = self.function_name
-            function["arguments"] = "".join(self.function_call)
-            message["function_call"] = function
+        if self.function_call.seen:
+            message["function_call"] = self.function_call.to_dict()
         message["refusal"] = "".join(self.refusal) if self.refusal_seen else None
         _add_extras(message, self.message_extra, ChatCompletionResponseMessage)
         logprobs: Any = None
@@ -3911,12 +3909,13 @@ class ChatCompletionEvents:
             told.open_calls.append((place, call))
             told.seen[key] = 0
             events.append(ToolCallStarted(index, place, call.id if isinstance(call.id, str) else None,
-                                          call.name if isinstance(call.name, str) else None))
+                                          call.function.name if isinstance(call.function.name, str) else None))
         place, so_far, partial = known
         seen = told.seen[key]
-        if len(call.arguments) > seen:
-            piece = "".join(call.arguments[seen:])
-            told.seen[key] = len(call.arguments)
+        pieces = call.function.arguments
+        if len(pieces) > seen:
+            piece = "".join(pieces[seen:])
+            told.seen[key] = len(pieces)
             if piece:
                 partial.feed(piece)
                 events.append(ToolCallArgumentsDelta(index, piece, so_far, so_far.add(piece), place, partial.value()))
