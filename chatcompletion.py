@@ -2555,23 +2555,17 @@ class _ChunkReader:
 
     def chunks(self, events: List[Tuple[str, str, int]]) -> Iterator[CreateChatCompletionStreamResponse]:
         """The events' chunks, one at a time, so that a bad one raises only when reached."""
-        for event, data, line in events:
-            if data.startswith(_DONE):  # as openai-python reads it, so "[DONE] " ends the stream too
+        for line, what, value in _read_events(events, self.plan):
+            if what is _CHUNK:
+                if self.keep:
+                    self.kept.append(value)
+                yield value
+            elif what is _DONE:
                 self.done = True
-                return
-            what, value = _read_event(event, data)
-            if what is _SERVER_ERROR:
-                raise StreamError(value, f"line {line}", self.kept)
-            if what is _BAD_JSON:
-                raise ValidationError([Problem(f"line {line}", value)])
-            try:
-                chunk: CreateChatCompletionStreamResponse = self.plan.parse_root(value)
-            except ValidationError as exc:
-                raise ValidationError([Problem(_cut(f"line {line}: {p.path}"), p.message) for p in exc.errors],
-                                      exc.unkept) from None
-            if self.keep:
-                self.kept.append(chunk)
-            yield chunk
+            elif what is _SERVER_ERROR:
+                raise StreamError(value, _at(f"line {line}", "<root>"), self.kept)
+            else:
+                raise value
 
 
 def _pieces(source: Any, reader: str, async_reader: str) -> Iterator[Any]:
@@ -2653,7 +2647,7 @@ async def aiter_chunks(source: Any, *, strict: bool = False,
         yield chunk
 
 
-_CHUNK, _SERVER_ERROR, _BAD_JSON = "chunk", "server error", "bad JSON"
+_CHUNK, _SERVER_ERROR, _BAD_JSON, _INVALID = "chunk", "server error", "bad JSON", "invalid"
 
 
 def _error_of(document: Any) -> Any:
@@ -2670,6 +2664,26 @@ def _error_of(document: Any) -> Any:
     if document.get("object") == "error" and "choices" not in document:
         return document
     return _MISSING
+
+
+def _read_events(events: Iterable[Tuple[str, str, int]], plan: _Plan) -> Iterator[Tuple[int, str, Any]]:
+    """What each event of a stream is, up to ``[DONE]``, as (line, what, value): a chunk checked by
+    ``plan`` (_CHUNK, the chunk), the server's error (_SERVER_ERROR, the error), an invalid one
+    (_INVALID, the ValidationError, its paths at the line), then (_DONE, None) if the stream said
+    so.  The stream readers and the command line share it."""
+    for event, data, line in events:
+        if data.startswith(_DONE):  # as openai-python reads it, so "[DONE] " ends the stream too
+            yield line, _DONE, None
+            return
+        what, value = _read_event(event, data)
+        if what is _BAD_JSON:
+            what, value = _INVALID, ValidationError([Problem(_at(f"line {line}", "<root>"), value)])
+        elif what is _CHUNK:
+            try:
+                value = plan.parse_root(value)
+            except ValidationError as exc:
+                what, value = _INVALID, _placed(exc, f"line {line}")
+        yield line, what, value
 
 
 def _read_event(event: str, data: str) -> Tuple[str, Any]:
@@ -3236,10 +3250,9 @@ def _add_at(accumulator: ChatCompletionAccumulator, position: int, chunk: Any) -
     try:
         accumulator.add(chunk)
     except APIError as exc:  # a chunk that is the server's error
-        raise APIError(exc.error, f"[{position}]") from None
+        raise APIError(exc.error, _at(f"chunk {position}", exc.errors[0].path)) from None
     except ValidationError as exc:
-        raise ValidationError([Problem(_under(f"[{position}]", p.path), p.message) for p in exc.errors],
-                              exc.unkept) from None
+        raise _placed(exc, f"chunk {position}") from None
 
 
 # --------------------------------------------------------------------------- partial JSON
@@ -3970,6 +3983,19 @@ async def aiter_events(source: Any, *, strict: bool = False) -> AsyncIterator[St
             yield event
     for event in events.finish():
         yield event
+
+
+def _at(place: str, path: str) -> str:
+    """A problem's path in a document that sits at ``place`` in a sequence: ``line 7`` of a stream
+    or file, ``chunk 5`` of an iterable (counted from 0, as Python indexes it).  One grammar
+    everywhere: ``line 7: choices[0].delta.content``, ``line 7: <root>``."""
+    return _cut(f"{place}: {path}")
+
+
+def _placed(error: ValidationError, place: str) -> ValidationError:
+    """``error`` with every path at ``place`` (see _at)."""
+    return ValidationError([Problem(_at(place, problem.path), problem.message) for problem in error.errors],
+                           error.unkept)
 
 
 def _under(prefix: str, path: str) -> str:
@@ -4964,28 +4990,23 @@ def _check_stream(reporter: _Reporter, name: str, lines: Iterable[bytes], option
     error: Any = _MISSING
     progress = reporter.start_progress(name, source.size, source.position)
     try:
-        for event, data, line in _sse_events(_decoded_lines(lines)):
+        for line, what, value in _read_events(_sse_events(_decoded_lines(lines)), plan):
             if progress.enabled and not line & 1023:
                 progress.tick(line)
-            if data.startswith(_DONE):
-                break
-            what, value = _read_event(event, data)
+            if what is _CHUNK:
+                accumulator.add(value)
+                continue
             if what is _SERVER_ERROR:
                 error = value
                 if problems:  # listed after them, past the limit too: it ends the stream
-                    problems.append(Problem(f"line {line}", "the server sent an error: " + _describe_error(value)))
+                    problems.append(Problem(_at(f"line {line}", "<root>"),
+                                            "the server sent an error: " + _describe_error(value)))
+            if what is not _INVALID:
                 break
-            if what is _BAD_JSON:
-                found = [Problem(f"line {line}", value)]
-            else:
-                try:
-                    accumulator.add(plan.parse_root(value))
-                    continue
-                except ValidationError as exc:
-                    found = [Problem(f"line {line}: {p.path}", p.message) for p in exc.errors]
+            found = value.errors
             room = MAX_KEPT_PROBLEMS - len(problems)
             problems.extend(found[:room])
-            unkept += max(len(found) - room, 0)
+            unkept += max(len(found) - room, 0) + value.unkept
     except ValidationError as exc:
         raise _InputError(exc.errors[0].message) from None
     progress.done()
