@@ -3219,7 +3219,7 @@ def accumulate(chunks: Iterable[Any]) -> CreateChatCompletionResponse:
     """The full response that a sequence of chunks (parsed, or dicts) adds up to.
 
     A chunk that fails its check raises ValidationError, its paths prefixed with the chunk's
-    position (``[5].choices[0].delta.content``).
+    index in ``chunks``, counted from 0 (``chunk 5: choices[0].delta.content``).
     """
     accumulator = ChatCompletionAccumulator()
     if hasattr(chunks, "__aiter__") and not hasattr(chunks, "__iter__"):
@@ -3999,7 +3999,7 @@ def _placed(error: ValidationError, place: str) -> ValidationError:
 
 
 def _under(prefix: str, path: str) -> str:
-    """A problem's path inside the value that ``prefix`` names (a chunk's position, a batch line's body)."""
+    """A problem's path inside the value that ``prefix`` names (a batch line's body: ``response.body``)."""
     if path == "<root>":
         return prefix
     return _cut(prefix + path if path.startswith("[") else prefix + "." + path)
