@@ -4228,6 +4228,18 @@ def _record_of(response: CreateChatCompletionResponse, kind: str, custom_id: Opt
                          tool_calls, refusals, None, None, status_code, custom_id)
 
 
+def _succeeded(line: Dict[str, Any]) -> Any:
+    """The body of a Batch API line whose request succeeded: status 200, and no error on the line
+    or for the body; else None.  (The body may still fail its check.)"""
+    response = line.get("response")
+    if type(response) is not dict or response.get("status_code") != 200 or line.get("error") is not None:
+        return None
+    body = response.get("body")
+    if _error_of(body) is not _MISSING:
+        return None
+    return body
+
+
 def _error_record(kind: str, error: Any, status_code: Optional[int] = None,
                   custom_id: Optional[str] = None) -> DocumentCheck:
     code = error.get("code", error.get("type")) if isinstance(error, dict) else None
@@ -4268,6 +4280,15 @@ def _check(document: Any, strict: bool, path: str = "",
     if kind == "batch":
         custom_id = document.get("custom_id")
         custom_id = custom_id if isinstance(custom_id, str) else None
+        body = _succeeded(document)
+        if body is not None:
+            try:
+                parsed = CreateChatCompletionResponse.from_dict(body, strict=strict)
+            except ValidationError as exc:
+                problems = tuple(Problem(_under("response.body", p.path), p.message) for p in exc.errors)
+                return (_invalid_record("batch line", *problems, unkept=exc.unkept, status_code=200,
+                                        custom_id=custom_id), "batch line", "", None)
+            return _record_of(parsed, "batch line", custom_id, 200), "batch line", "", None
         error = document.get("error")
         response = document.get("response")
         if error is not None:
@@ -4275,27 +4296,19 @@ def _check(document: Any, strict: bool, path: str = "",
         if not isinstance(response, dict):
             record = _invalid_record("batch line", Problem("response", _got("object", response)), custom_id=custom_id)
             return record, "batch line", "", None
+        # The request failed, or succeeded with an error for its body (which counts as failed).
         status = response.get("status_code", _MISSING)
-        body = response.get("body")
-        error = _error_of(body)
+        error = _error_of(response.get("body"))
+        if type(status) is int:
+            detail = f"status {status}"
+        elif status is _MISSING:
+            detail = "no status_code"
+        else:
+            detail = f"status {_json_type(status)}{_quote(status)}"
+        if error is not _MISSING:
+            detail += ": " + _describe_error(error)
         status_code = status if type(status) is int else None
-        if status != 200 or error is not _MISSING:  # a 200 whose body is an error counts as one
-            if type(status) is int:
-                detail = f"status {status}"
-            elif status is _MISSING:
-                detail = "no status_code"
-            else:
-                detail = f"status {_json_type(status)}{_quote(status)}"
-            if error is not _MISSING:
-                detail += ": " + _describe_error(error)
-            return _error_record("batch line", error, status_code, custom_id), "batch line", detail, None
-        try:
-            parsed = CreateChatCompletionResponse.from_dict(body, strict=strict)
-        except ValidationError as exc:
-            problems = tuple(Problem(_under("response.body", p.path), p.message) for p in exc.errors)
-            return (_invalid_record("batch line", *problems, unkept=exc.unkept, status_code=200, custom_id=custom_id),
-                    "batch line", "", None)
-        return _record_of(parsed, "batch line", custom_id, 200), "batch line", "", None
+        return _error_record("batch line", error, status_code, custom_id), "batch line", detail, None
     if kind == "error":
         label = "chunk" if document.get("object") == "chat.completion.chunk" else "response"
         error = _error_of(document)
@@ -4881,10 +4894,8 @@ def _check_batch(job: Tuple[int, List[bytes], bool, str, bool]) -> _Batch:
         # here without the general path's calls; any other line, or a body that fails, goes
         # through _check(), which says why.
         if not path and type(document) is dict and "custom_id" in document:
-            response = document.get("response")
-            body = response.get("body") if type(response) is dict and response.get("status_code") == 200 else None
-            if (type(body) is dict and document.get("error") is None
-                    and body.get("error") is None and body.get("object") != "error"):
+            body = _succeeded(document)
+            if type(body) is dict:
                 try:
                     parsed = build(body)
                 except (_Invalid, RecursionError, ValidationError):  # said again, with why, below
