@@ -596,10 +596,6 @@ class _Kind:
     def parse(self, value: Any) -> Any:
         raise NotImplementedError
 
-    def parse_column(self, column: List[Any]) -> List[Any]:
-        """parse() over the values of one field across many objects (subclasses do it in bulk)."""
-        return list(map(self.parse, column))
-
     def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
         raise NotImplementedError
 
@@ -676,14 +672,6 @@ class _Scalar(_Kind):
             return self.parse(float(value))
         raise _Invalid
 
-    def parse_column(self, column: List[Any]) -> List[Any]:
-        if self.accepts.issuperset(map(type, column)):
-            if self.finite and not _all_finite(column):
-                return list(map(self.parse, column))
-            if self.only is None or self.only.issuperset(column):
-                return column
-        return list(map(self.parse, column))
-
     def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
         try:
             self.parse(value)
@@ -742,11 +730,6 @@ class _Object(_ModelKind):
                 return self.null
             raise _Invalid
         return self.build(value)
-
-    def parse_column(self, column: List[Any]) -> List[Any]:
-        if _DICT_TYPE.issuperset(map(type, column)):
-            return self.plan.build_many(column)
-        return list(map(self.parse, column))
 
     def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
         if not isinstance(value, dict):
@@ -850,23 +833,11 @@ class _Array(_Kind):
         if self.item_plan is not None:
             if len(value) < COLUMN_MIN:
                 return tuple(map(self.item_plan.build, value))
-            return tuple(self.item_plan.build_many(value))
+            return tuple(_build_many(self.item_plan, value))
         # One C-level pass over the item types checks arrays of scalars (bytes) at once.
         if self.item_plain and self.item_plain.issuperset(map(type, value)):
             return tuple(value)
         return tuple(map(self.item.parse, value))
-
-    def parse_column(self, column: List[Any]) -> List[Any]:
-        if _LIST_TYPE.issuperset(map(type, column)):
-            if not any(column):
-                return [()] * len(column)
-            if self.item_plan is not None:
-                # Every array's objects as one column, then cut back into one tuple per array.
-                built = iter(self.item_plan.build_many(list(chain.from_iterable(column))))
-                return list(map(tuple, map(islice, repeat(built), map(len, column))))
-            if self.item_plain and self.item_plain.issuperset(map(type, chain.from_iterable(column))):
-                return list(map(tuple, column))
-        return list(map(self.parse, column))
 
     def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
         if not isinstance(value, list):
@@ -948,11 +919,6 @@ class _Content(_Kind):
                 raise _Invalid
             parts.append(_copy_json(part))
         return tuple(parts)
-
-    def parse_column(self, column: List[Any]) -> List[Any]:
-        if _TEXT_TYPES.issuperset(map(type, column)):
-            return column
-        return list(map(self.parse, column))
 
     def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
         if isinstance(value, str) or value is None:
@@ -1106,8 +1072,8 @@ def _extra() -> Any:
 class _Plan:
     """Everything needed to parse or explain one model in one mode, computed once, on first use.
 
-    ``build`` checks and converts one object, ``build_many`` a list of them, raising _Invalid
-    without saying why; only ``explain`` says what is wrong.  Every model uses this one core.
+    ``build`` checks and converts one object (``_build_many`` a long list of them), raising
+    _Invalid without saying why; only ``explain`` says what is wrong.  Every model uses this one core.
     """
 
     def __init__(self, model: "Type[_Model]", strict: bool) -> None:
@@ -1129,7 +1095,7 @@ class _Plan:
         self.required_bits = sum(bit for bit, required in zip(self.bits, self.required) if required)
         self.required_keys = frozenset(key for key, required in zip(self.keys, self.required) if required)
         self.getters = tuple(itemgetter(key) for key in self.keys)
-        self.column_parsers = tuple(kind.parse_column for kind in self.kinds)
+        self.column_parsers = tuple(map(_column_parser, self.kinds))
         self.twin = model._twin
         self.strict = strict
         self.mode = "strict" if strict else "lenient"
@@ -1138,40 +1104,7 @@ class _Plan:
         # Check and convert one object (raising _Invalid without saying why): generated code.
         self.null: Any = None
         self.build: Callable[[Any], Any] = _generated_build(self)
-        self.build_rows: Callable[..., List[Any]] = _generated_build_rows(self)
-
-    def build_many(self, items: List[Any]) -> List[Any]:
-        """Build a list of objects; column by column when they all have the same known keys.
-
-        One server writes every object of an array alike, so one key set usually covers them
-        all; a key none of them has becomes a column of the field's default.
-        """
-        count = len(items)
-        if count < COLUMN_MIN or not _DICT_TYPE.issuperset(map(type, items)):
-            return list(map(self.build, items))
-        sizes = set(map(len, items))
-        if len(sizes) != 1:
-            return list(map(self.build, items))
-        columns: List[Any] = []
-        shape: Sequence[str] = ()
-        if sizes == {self.size}:  # the common case: every item has every known key
-            try:
-                columns = [list(map(getter, items)) for getter in self.getters]
-                shape = self.keys
-            except KeyError:
-                pass
-        if not shape:
-            # The keys, in order, of every item: one server writes them alike.
-            shapes = set(map(tuple, items))
-            shape = shapes.pop()
-            if shapes or not self.keyset.issuperset(shape) or not self.required_keys.issubset(shape):
-                return list(map(self.build, items))
-            columns = [list(map(getter, items)) if key in shape else [kind.default] * count
-                       for key, getter, kind in zip(self.keys, self.getters, self.kinds)]
-        columns = [parse_column(column) if key in shape else column
-                   for key, parse_column, column in zip(self.keys, self.column_parsers, columns)]
-        present = sum(bit for key, bit in zip(self.keys, self.bits) if key in shape)
-        return self.build_rows(present, *columns)
+        self.build_rows: Callable[..., List[Any]] = _generated_build_rows(self)  # see _build_many
 
     def extras(self, data: Mapping[Any, Any]) -> Mapping[str, Any]:
         keyset = self.keyset
@@ -1236,6 +1169,123 @@ class _Plan:
         raise problems.error()
 
 
+# --------------------------------------------------------------------------- the column path
+#
+# Long arrays of objects (logprobs: an object per token, each with its top_logprobs) are checked
+# column by column.  One server writes every object of an array alike, so one set of keys covers
+# them all, and a field's values across all the objects are checked by one C-level pass (a
+# frozenset's issuperset() over their types) instead of a test per object, then the objects are
+# made row by row by the generated build_rows().  Arrays of COLUMN_MIN objects or more take this
+# path: without it, parsing the logprobs payload is 1.27 (lenient) to 1.41 (strict) times slower
+# (bench/compare.py against COLUMN_MIN set out of reach, CPython 3.11.7).  Whatever a column
+# check refuses goes object by object through build(), which decides.
+
+
+def _build_many(plan: _Plan, items: List[Any]) -> List[Any]:
+    """Build a list of objects; column by column when they all have the same known keys.
+
+    One server writes every object of an array alike, so one key set usually covers them
+    all; a key none of them has becomes a column of the field's default.
+    """
+    count = len(items)
+    if count < COLUMN_MIN or not _DICT_TYPE.issuperset(map(type, items)):
+        return list(map(plan.build, items))
+    sizes = set(map(len, items))
+    if len(sizes) != 1:
+        return list(map(plan.build, items))
+    columns: List[Any] = []
+    shape: Sequence[str] = ()
+    if sizes == {plan.size}:  # the common case: every item has every known key
+        try:
+            columns = [list(map(getter, items)) for getter in plan.getters]
+            shape = plan.keys
+        except KeyError:
+            pass
+    if not shape:
+        # The keys, in order, of every item: one server writes them alike.
+        shapes = set(map(tuple, items))
+        shape = shapes.pop()
+        if shapes or not plan.keyset.issuperset(shape) or not plan.required_keys.issubset(shape):
+            return list(map(plan.build, items))
+        columns = [list(map(getter, items)) if key in shape else [kind.default] * count
+                   for key, getter, kind in zip(plan.keys, plan.getters, plan.kinds)]
+    columns = [parse_column(column) if key in shape else column
+               for key, parse_column, column in zip(plan.keys, plan.column_parsers, columns)]
+    present = sum(bit for key, bit in zip(plan.keys, plan.bits) if key in shape)
+    return plan.build_rows(present, *columns)
+
+
+def _column_parser(kind: _Kind) -> Callable[[List[Any]], List[Any]]:
+    """What parse() does to one field's values across many objects, in bulk where it can."""
+    parse = kind.parse
+    if isinstance(kind, _Scalar):  # enum strings included
+        accepts, finite, only = kind.accepts, kind.finite, kind.only
+
+        def scalars(column: List[Any]) -> List[Any]:
+            if accepts.issuperset(map(type, column)) and not (finite and not _all_finite(column)) \
+                    and (only is None or only.issuperset(column)):
+                return column
+            return list(map(parse, column))
+        return scalars
+    if isinstance(kind, _Content):
+        def contents(column: List[Any]) -> List[Any]:
+            return column if _TEXT_TYPES.issuperset(map(type, column)) else list(map(parse, column))
+        return contents
+    if isinstance(kind, _Object):
+        plan = kind.plan
+
+        def objects(column: List[Any]) -> List[Any]:
+            return _build_many(plan, column) if _DICT_TYPE.issuperset(map(type, column)) else list(map(parse, column))
+        return objects
+    if isinstance(kind, _Array):
+        item_plan, item_plain = kind.item_plan, kind.item_plain
+
+        def arrays(column: List[Any]) -> List[Any]:
+            if _LIST_TYPE.issuperset(map(type, column)):
+                if not any(column):
+                    return [()] * len(column)
+                if item_plan is not None:
+                    # Every array's objects as one column, then cut back into one tuple per array.
+                    built = iter(_build_many(item_plan, list(chain.from_iterable(column))))
+                    return list(map(tuple, map(islice, repeat(built), map(len, column))))
+                if item_plain and item_plain.issuperset(map(type, chain.from_iterable(column))):
+                    return list(map(tuple, column))
+            return list(map(parse, column))
+        return arrays
+
+    def one_by_one(column: List[Any]) -> List[Any]:
+        return list(map(parse, column))
+    return one_by_one
+
+
+_BUILD_ROWS_TEMPLATE = '''\
+def build_rows(present, {columns}):
+    """{model} objects from columns of converted values, one per row, all with the keys ``present``."""
+    instances = []
+    append = instances.append
+    for {fields} in zip({columns}):
+        instance = new(twin)
+{assignments}\
+        instance.extra = _NO_EXTRA
+        instance._present = present
+        instance.__class__ = model
+        append(instance)
+    return instances
+'''
+
+def _generated_build_rows(plan: "_Plan") -> Callable[..., List[Any]]:
+    keys = plan.keys
+    source = _BUILD_ROWS_TEMPLATE.format(
+        model=plan.model.__name__, columns=", ".join(f"c_{key}" for key in keys),
+        fields="".join(f"f_{key}, " for key in keys),
+        assignments="".join(f"        instance.{key} = f_{key}\n" for key in keys))
+    namespace = {"_NO_EXTRA": _NO_EXTRA, "twin": plan.twin, "new": object.__new__, "model": plan.model,
+                 "zip": zip}
+    function: Callable[..., List[Any]] = _generated(source, f"{plan.model.__name__}.build_rows, {plan.mode}",
+                                                    namespace)
+    return function
+
+
 # --------------------------------------------------------------------------- generated code
 #
 # build() and to_dict() are written out for each model and mode from its declarations, the
@@ -1287,21 +1337,6 @@ _BUILD_REQUIRED = '''\
 _BUILD_DOCUMENT = '''\
     if not (present & {choices_bit} and extra is _NO_EXTRA and f_object == {own!r}):
         document.check(data, instance)
-'''
-
-_BUILD_ROWS_TEMPLATE = '''\
-def build_rows(present, {columns}):
-    """{model} objects from columns of converted values, one per row, all with the keys ``present``."""
-    instances = []
-    append = instances.append
-    for {fields} in zip({columns}):
-        instance = new(twin)
-{assignments}\
-        instance.extra = _NO_EXTRA
-        instance._present = present
-        instance.__class__ = model
-        append(instance)
-    return instances
 '''
 
 _TO_DICT_TEMPLATE = '''\
@@ -1367,19 +1402,6 @@ def _generated_build(plan: "_Plan") -> Callable[[Any], Any]:
                                     document=document)
     name = f"{plan.model.__name__}.build, {plan.mode}" + (", taking null" if plan.null is not None else "")
     function: Callable[[Any], Any] = _generated(source, name, namespace)
-    return function
-
-
-def _generated_build_rows(plan: "_Plan") -> Callable[..., List[Any]]:
-    keys = plan.keys
-    source = _BUILD_ROWS_TEMPLATE.format(
-        model=plan.model.__name__, columns=", ".join(f"c_{key}" for key in keys),
-        fields="".join(f"f_{key}, " for key in keys),
-        assignments="".join(f"        instance.{key} = f_{key}\n" for key in keys))
-    namespace = {"_NO_EXTRA": _NO_EXTRA, "twin": plan.twin, "new": object.__new__, "model": plan.model,
-                 "zip": zip}
-    function: Callable[..., List[Any]] = _generated(source, f"{plan.model.__name__}.build_rows, {plan.mode}",
-                                                    namespace)
     return function
 
 
