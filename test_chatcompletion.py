@@ -125,6 +125,7 @@ SPEC_PATH = os.path.join(SHARED, "spec", "chat_completion_schemas.nullable_norma
 CORPUS = os.path.join(SHARED, "corpus")
 RESPONSES_DIR = os.path.join(CORPUS, "responses")
 STREAMS_DIR = os.path.join(CORPUS, "streams")
+ERRORS_DIR = os.path.join(CORPUS, "errors")
 CLI_SCRIPT = os.path.join(HERE, "chatcompletion.py")
 
 Response = CreateChatCompletionResponse
@@ -5988,7 +5989,8 @@ ERROR_STREAMS = {"groq__tool-use-failed-midstream-error.sse", "openrouter__midst
 
 @unittest.skipIf(not os.path.isdir(RESPONSES_DIR) or not os.path.isdir(STREAMS_DIR), "corpus not found")
 class TestCorpus(ProblemAssertions):
-    """Real responses and streams recorded from OpenAI-compatible servers, read in place."""
+    """Real responses, streams and error bodies recorded from OpenAI-compatible servers, read in
+    place: every file of each folder, found by listing it, one subTest each."""
 
     def test_lenient_accepts_responses_and_round_trips(self):
         paths = sorted(glob.glob(os.path.join(RESPONSES_DIR, "*.json")))
@@ -6111,6 +6113,25 @@ class TestCorpus(ProblemAssertions):
             with self.assertRaises(StreamError) as caught:
                 list(iter_chunks(f, keep=False))
         self.assertEqual(caught.exception.chunks, ())
+
+    @unittest.skipUnless(os.path.isdir(ERRORS_DIR), "corpus not found")
+    def test_every_error_body_raises_api_error_whatever_reads_it(self):
+        paths = sorted(glob.glob(os.path.join(ERRORS_DIR, "*.json")))
+        self.assertGreaterEqual(len(paths), 5)
+        for path in paths:
+            with self.subTest(os.path.basename(path)):
+                with open(path, "rb") as f:
+                    raw = f.read()
+                body = json.loads(raw)["error"]
+                for read in (lambda: loads(raw), lambda: loads(raw, strict=True), lambda: loads_chunk(raw),
+                             lambda: list(iter_chunks(raw))):
+                    with self.assertRaises(APIError) as caught:
+                        read()
+                    self.assertNotIsInstance(caught.exception, StreamError)
+                    self.assertEqual(caught.exception.error, body)
+                    self.assertEqual((caught.exception.message, caught.exception.code), (body["message"], body["code"]))
+                record = chatcompletion.check_document(raw.decode("utf-8"))
+                self.assertEqual((record.kind, record.status, record.error_code), ("error body", "error", str(body["code"])))
 
 
 # --------------------------------------------------------------------------- strict mode against the spec's JSON Schema
