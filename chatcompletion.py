@@ -8,6 +8,28 @@ the OpenAI spec (2.3.0) allows.  ``iter_chunks`` reads a server-sent-events
 stream and ``accumulate`` rebuilds the full response from its chunks.
 
 Run ``python chatcompletion.py --help`` for the command-line checker.
+
+The file reads in this order, each part under a banner of its name:
+
+    the public part
+        constants                   MAX_DEPTH and the other limits
+        errors                      Problem, ValidationError, APIError, StreamError
+        enums                       Object, FinishReason, Role, ...
+        declaring a model           the base class, @_model, _required(), _optional()
+        the response models         CreateChatCompletionResponse and what it holds
+        the stream chunk models     CreateChatCompletionStreamResponse and what it holds
+        text in, text out           loads, loads_chunk, dumps
+        working with a response     normalize_finish_reason, split_think_tags, tool_message
+        reading a stream            iter_chunks, aiter_chunks
+        accumulating a stream       ChatCompletionAccumulator, accumulate, aaccumulate
+        events as the stream goes   ChatCompletionEvents, iter_events, the event classes
+        partial JSON                parse_partial_json
+        checking many documents     check_document, DocumentCheck, Summary
+    the implementation (private)
+        JSON values and paths, kinds of field, the shared core (_Plan), generated
+        code, the column path, preparing the models; then the rules behind each
+        public part, in the same order
+    the command line                main(), last
 """
 
 from __future__ import annotations
@@ -104,6 +126,9 @@ __all__ = [
 
 __version__ = "2.0.0"
 
+
+# --------------------------------------------------------------------------- constants
+
 # Nesting deeper than this inside an unknown value is refused rather than followed;
 # json.loads itself stops near the interpreter's recursion limit (about 1000).
 MAX_DEPTH = 10_000 if sys.platform != "emscripten" else 1_000
@@ -126,75 +151,13 @@ MAX_PATH = 1000
 MAX_MERGE_DEPTH = 8
 # Distinct models and finish reasons a Summary keeps by name; the rest are counted as other.
 MAX_KEPT_NAMES = 100
-# Arrays of at least this many objects are checked column by column (see _Plan.build_many).
+# How much of a body that shows no event a stream reader keeps, to say what it is (an error
+# body, a response).
+MAX_NOT_A_STREAM = 1 << 20
+# Arrays of at least this many objects are checked column by column (see "the column path").
 COLUMN_MIN = 16
 
 _SLOTS: Dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
-
-
-# --------------------------------------------------------------------------- sentinels and enums
-
-
-class _Missing(enum.Enum):
-    """A key absent from the JSON, inside the machinery only: no attribute ever holds it."""
-
-    MISSING = "MISSING"
-
-    def __repr__(self) -> str:
-        return "_MISSING"
-
-
-_MISSING = _Missing.MISSING
-
-
-class Object(str, enum.Enum):
-    CHAT_COMPLETION = "chat.completion"
-    CHAT_COMPLETION_CHUNK = "chat.completion.chunk"
-
-
-class FinishReason(str, enum.Enum):
-    STOP = "stop"
-    LENGTH = "length"
-    TOOL_CALLS = "tool_calls"
-    CONTENT_FILTER = "content_filter"
-    FUNCTION_CALL = "function_call"
-
-
-class Role(str, enum.Enum):
-    DEVELOPER = "developer"
-    SYSTEM = "system"
-    USER = "user"
-    ASSISTANT = "assistant"
-    TOOL = "tool"
-
-
-class ServiceTier(str, enum.Enum):
-    AUTO = "auto"
-    DEFAULT = "default"
-    FLEX = "flex"
-    SCALE = "scale"
-    PRIORITY = "priority"
-    FAST = "fast"
-
-
-class ToolCallType(str, enum.Enum):
-    FUNCTION = "function"
-    CUSTOM = "custom"
-
-
-class AnnotationType(str, enum.Enum):
-    URL_CITATION = "url_citation"
-
-
-class ModerationType(str, enum.Enum):
-    MODERATION_RESULTS = "moderation_results"
-    MODERATION_RESULT = "moderation_result"
-    ERROR = "error"
-
-
-class ModerationInputType(str, enum.Enum):
-    TEXT = "text"
-    IMAGE = "image"
 
 
 # --------------------------------------------------------------------------- errors
@@ -271,1193 +234,73 @@ class StreamError(APIError):
         self.chunks: Tuple[CreateChatCompletionStreamResponse, ...] = tuple(chunks)
 
 
-def _restore_api_error(cls: Type[APIError], state: Dict[str, Any], errors: Tuple[Problem, ...]) -> APIError:
-    error = cls.__new__(cls)
-    ValidationError.__init__(error, errors)
-    error.__dict__.update(state)
-    return error
-
-
-class _Invalid(Exception):
-    """Raised by the fast path; the caller then runs the explaining pass to say why.
-
-    Always raised as the class, so each rejection gets a fresh instance: re-raising one shared
-    instance would chain every traceback onto it and keep the rejected documents alive.
-    """
-
-
-# --------------------------------------------------------------------------- JSON helpers
-
-_JSON_SCALARS: FrozenSet[type] = frozenset((str, int, float, bool, type(None)))
-_isfinite = math.isfinite
-
-
-def _json_type(value: Any) -> str:
-    t = type(value)
-    if t is bool:
-        return "bool"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return "str"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return t.__name__
-
-
-def _quote(value: Any) -> str:
-    if value is None or isinstance(value, (dict, list)):
-        return ""
-    try:
-        text = repr(value)
-    except Exception:  # a user's own object with a broken __repr__
-        text = "?"
-    if len(text) > MAX_QUOTE:
-        text = text[: MAX_QUOTE - 3] + "..."
-    return " " + text
-
-
-def _got(expected: str, value: Any) -> str:
-    return f"expected {expected}, got {_json_type(value)}{_quote(value)}"
-
-
-def _join(path: str, key: Any) -> str:
-    """The path of ``key`` inside the value at ``path``, kept to MAX_PATH characters."""
-    if isinstance(key, int):
-        path = f"{path}[{key}]"
-    elif isinstance(key, str) and key.isidentifier() and len(key) <= MAX_QUOTE:
-        path = f"{path}.{key}" if path else key
-    else:
-        name = json.dumps(key if len(key) <= MAX_QUOTE else key[:MAX_QUOTE - 3] + "...") if isinstance(key, str) \
-            else _quote(key).strip()
-        path = f"{path}[{name}]"
-    return _cut(path)
-
-
-def _cut(path: str) -> str:
-    """A path kept to MAX_PATH characters: its start and its end, with "..." between."""
-    if len(path) > MAX_PATH:
-        path = path[:MAX_PATH // 2] + "..." + path[-(MAX_PATH // 2 - 3):]
-    return path
-
-
-def _show(path: str) -> str:
-    return path or "<root>"
-
-
-class _Where:
-    """Where the explaining pass is, as a chain of keys from the root: a small object per value
-    visited, turned into path text only for a problem kept, each link's text made once.
-
-    So explaining costs time and memory linear in the document, however long its keys and
-    however deep its paths (a path's text is kept to MAX_PATH characters).
-    """
-
-    __slots__ = ("parent", "key", "text")
-
-    def __init__(self, parent: "Optional[_Where]", key: Any) -> None:
-        self.parent = parent
-        self.key = key
-        self.text: Optional[str] = None
-
-    def path(self) -> str:
-        chain: List[_Where] = []
-        where: Optional[_Where] = self
-        while where is not None and where.text is None:
-            chain.append(where)
-            where = where.parent
-        text = "" if where is None else where.text or ""
-        # The text is kept on the parent (for its other children's problems) and on every 32nd
-        # link, so that a walk is short and a deep chain keeps few texts of up to MAX_PATH each.
-        for position, link in enumerate(reversed(chain), 1):
-            text = _join(text, link.key)
-            if link is self.parent or not position % 32:
-                link.text = text
-        return text
-
-
-class _Problems:
-    """The problems found in one document: the first MAX_KEPT_PROBLEMS, and a count of the rest."""
-
-    __slots__ = ("kept", "unkept")
-
-    def __init__(self) -> None:
-        self.kept: List[Problem] = []
-        self.unkept = 0
-
-    def add(self, where: Optional[_Where], message: str) -> None:
-        if len(self.kept) < MAX_KEPT_PROBLEMS:
-            self.kept.append(Problem(_show(where.path()) if where is not None else "<root>", message))
-        else:
-            self.unkept += 1
-
-    def error(self) -> ValidationError:
-        return ValidationError(self.kept, self.unkept)
-
-
-def _copy_json(value: Any, dumping: bool = False) -> Any:
-    """A deep copy of a JSON value, refusing anything JSON cannot hold.
-
-    Iterative, so nesting as deep as json.loads produces cannot overflow the stack.
-    Subclasses of the JSON types come back as the plain types.  ``dumping`` is for to_dict(),
-    which meets what a hand-built object holds: models, tuples and other mappings are converted,
-    and anything else is passed on as it is, for json.dumps() or from_dict() to judge.
-    """
-    t = type(value)
-    if t in _JSON_SCALARS:
-        return value
-    root, pending = _new_container(value, dumping)
-    stack: List[Tuple[Any, Any, int]] = [(value, root, 1)] if pending else []
-    while stack:
-        source, target, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            if dumping:  # to_dict() of an object built by hand
-                raise ValueError(f"a value nested more than {MAX_DEPTH} levels deep, or circular")
-            raise _Invalid
-        if isinstance(target, list):
-            for item in source:
-                if type(item) in _JSON_SCALARS:
-                    target.append(item)
-                else:
-                    copy, pending = _new_container(item, dumping)
-                    target.append(copy)
-                    if pending:
-                        stack.append((item, copy, depth + 1))
-        else:
-            for key, item in source.items():
-                if type(key) is not str:
-                    if isinstance(key, str):
-                        key = str.__str__(key)
-                    elif not dumping:
-                        raise _Invalid
-                if type(item) in _JSON_SCALARS:
-                    target[key] = item
-                else:
-                    copy, pending = _new_container(item, dumping)
-                    target[key] = copy
-                    if pending:
-                        stack.append((item, copy, depth + 1))
-    return root
-
-
-def _new_container(value: Any, dumping: bool) -> Tuple[Any, bool]:
-    """An empty container to copy ``value`` into (or a plain scalar), and whether to fill it."""
-    if isinstance(value, dict):
-        return {}, True
-    if isinstance(value, list):
-        return [], True
-    if isinstance(value, bool):
-        return bool(value), False
-    if isinstance(value, str):
-        return str.__str__(value), False
-    if isinstance(value, int):
-        return int(value), False
-    if isinstance(value, float):
-        return float(value), False
-    if type(value) is _Text:  # what the accumulator gathered
-        return "".join(value.pieces), False
-    if not dumping:
-        raise _Invalid
-    if isinstance(value, _Model):
-        return value.to_dict(), False
-    if isinstance(value, tuple):
-        return [], True
-    if isinstance(value, Mapping):
-        return {}, True
-    return value, False
-
-
-def _all_finite(column: List[Any]) -> bool:
-    """Whether a column of numbers holds no NaN or infinity.  Their sum is finite only if they all
-    are (NaN or an infinity makes it NaN or infinite): one quick C-level pass in the usual case."""
-    try:
-        if _isfinite(sum(column)):
-            return True
-    except (TypeError, OverflowError):  # a null, or ints too large for a float
-        pass
-    return all(_isfinite(value) for value in column if type(value) is float)  # finite values may overflow
-
-
-def _has_non_finite(value: Any) -> bool:
-    """Whether a JSON value (as _copy_json makes them) holds NaN or an infinity anywhere."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        t = type(item)
-        if t is float:
-            if not _isfinite(item):
-                return True
-        elif t is list:
-            stack.extend(item)
-        elif t is dict:
-            stack.extend(item.values())
-    return False
-
-
-def _dump_json(value: Any) -> Any:
-    """to_dict() of a value that no parse would have stored where it is (see _copy_json)."""
-    return _copy_json(value, True)
-
-
-def _explain_json(value: Any, where: Optional[_Where], problems: _Problems, finite: bool = False) -> None:
-    """Report what makes ``value`` something other than JSON (the explaining twin of _copy_json);
-    ``finite`` also reports NaN and the infinities (strict mode)."""
-    stack: List[Tuple[Any, Optional[_Where], int]] = [(value, where, 1)]
-    while stack:
-        item, where, depth = stack.pop()
-        if isinstance(item, (str, int, float)) or item is None:
-            if finite and isinstance(item, float) and not _isfinite(item):
-                problems.add(where, f"expected a finite number, got {item!r}: NaN and Infinity are not JSON")
-            continue
-        if depth > MAX_DEPTH:
-            problems.add(where, f"nested deeper than {MAX_DEPTH} levels")
-            return
-        if isinstance(item, list):
-            stack.extend((x, _Where(where, i), depth + 1) for i, x in enumerate(item))
-        elif isinstance(item, dict):
-            for key, x in item.items():
-                if not isinstance(key, str):
-                    problems.add(where, f"object key must be str, got {_json_type(key)}{_quote(key)}")
-                else:
-                    stack.append((x, _Where(where, key), depth + 1))
-        else:
-            problems.add(where, f"expected a JSON value, got {type(item).__name__}")
-
-
-# --------------------------------------------------------------------------- kinds of field
+# --------------------------------------------------------------------------- enums
 #
-# A kind knows how to check and convert one JSON value (``parse``, raising _Invalid on the
-# fast path), how to say what is wrong with it (``explain``), and how to turn the converted
-# value back into JSON (``dump``).  Each model field has one kind per mode, chosen once at
-# import; the shared core in _Plan does the rest.
-
-
-class _ReadOnlyDict(Dict[str, Any]):
-    """What ``extra`` and the maps are stored as: a dict whose own methods refuse changes.
-
-    A dict rather than a MappingProxyType, so that dataclasses.asdict(), copy.deepcopy(),
-    pickle and json.dumps() take it as they take any dict.  As with a frozen dataclass and
-    object.__setattr__, calling dict's methods on it directly gets around the refusal.
-    """
-
-    __slots__ = ()
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("a parsed mapping is read-only; dict(it) gives a copy to change")
-
-    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
-
-    def __reduce__(self) -> Any:
-        return (_ReadOnlyDict, (dict(self),))
-
-
-class _NoExtra(_ReadOnlyDict):
-    """The empty ``extra`` that every object without unknown keys shares.
-
-    Its __init__ refuses to fill it too: the dict's own __init__ would, for every object at once.
-    """
-
-    __slots__ = ()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if dict(*args, **kwargs):  # dataclasses.asdict() makes an empty one the same way
-            self._refuse()
-
-
-_NONE_TYPE: FrozenSet[type] = frozenset({type(None)})
-_DICT_TYPE: FrozenSet[type] = frozenset({dict})
-_LIST_TYPE: FrozenSet[type] = frozenset({list})
-_TEXT_TYPES: FrozenSet[type] = frozenset({str, type(None)})
-# What an array or a map is stored as, and what a hand-built object may hold instead.
-_SEQUENCE_TYPES: FrozenSet[type] = frozenset({tuple, list})
-_READ_ONLY_TYPES: FrozenSet[type] = frozenset({_ReadOnlyDict, _NoExtra, MappingProxyType})
-_MAPPING_TYPES: FrozenSet[type] = _READ_ONLY_TYPES | {dict}
-
-
-class _Kind:
-    nullable = False
-    # What the field holds for JSON null, and for a missing key (the dataclass default).
-    null: Any = None
-    default: Any = None
-    # The exact Python types that parse() returns unchanged.
-    plain: FrozenSet[type] = frozenset()
-    # Whether dump() must convert the stored value (nested models, tuples, mappings), and the
-    # types of value it converts its own way: what parse() stores, and what a hand-built object
-    # may hold instead (a list for a tuple, a dict for a read-only map).
-    needs_dump = False
-    stored: FrozenSet[type] = frozenset()
-
-    def parse(self, value: Any) -> Any:
-        raise NotImplementedError
-
-    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
-        raise NotImplementedError
-
-    def dump(self, value: Any) -> Any:
-        """Convert a value of one of the ``stored`` types."""
-        return value
-
-    def dump_any(self, value: Any) -> Any:
-        """Convert any value: dump() for what this kind stores, anything else as JSON."""
-        return self.dump(value) if type(value) in self.stored else _dump_json(value)
-
-
-class _Scalar(_Kind):
-    """str, int, number or bool; a string may be held to an enum's values (strict mode only).
-
-    Enum values are kept as the plain strings received: the str enums compare equal to them,
-    and no conversion is paid in either direction.
-    """
-
-    def __init__(self, name: str, nullable: bool, only: Optional[Tuple[str, ...]] = None,
-                 finite: bool = False) -> None:
-        self.name = name
-        self.nullable = nullable
-        self.only: Optional[FrozenSet[str]] = frozenset(only) if only is not None else None
-        # Strict mode refuses NaN and the infinities, which JSON cannot write; lenient keeps them
-        # (servers send -Infinity logprobs), so a float is kept as it is only there.
-        self.finite = finite and name == "number"
-        base = {"str": (str,), "int": (int,), "number": (int, float), "bool": (bool,)}[name]
-        nulls = (type(None),) if nullable else ()
-        kept = (int,) if self.finite else base
-        self.plain = frozenset(kept + nulls) if only is None else frozenset(nulls)
-        self.accepts = frozenset(base + nulls)  # the JSON types of the field, enum or not
-        self.expected = name
-        if only is not None:
-            self.expected = "one of " + ", ".join(repr(value) for value in only)
-        if nullable:
-            self.expected += " or null"
-
-    def parse(self, value: Any) -> Any:
-        t = type(value)
-        if value is None:
-            if self.nullable:
-                return None
-            raise _Invalid
-        name = self.name
-        if name == "str":
-            if t is not str:
-                if not isinstance(value, str):
-                    raise _Invalid
-                value = str.__str__(value)
-            if self.only is not None and value not in self.only:
-                raise _Invalid
-            return value
-        if t is bool:
-            if name == "bool":
-                return value
-            raise _Invalid
-        if name == "bool":
-            raise _Invalid
-        if t is int:
-            return value
-        if t is float:
-            if name == "number":
-                if self.finite and not _isfinite(value):
-                    raise _Invalid
-                return value
-            # JSON Schema counts 2.0 as an integer; keep the annotation honest by storing int.
-            if value.is_integer():
-                return int(value)
-            raise _Invalid
-        if isinstance(value, int) and not isinstance(value, bool):
-            return int(value)
-        if isinstance(value, float):
-            return self.parse(float(value))
-        raise _Invalid
-
-    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
-        try:
-            self.parse(value)
-        except _Invalid:
-            if isinstance(value, float) and not _isfinite(value) and self.name == "number":
-                problems.add(where, f"expected a finite number, got {value!r}: NaN and Infinity are not JSON")
-            else:
-                problems.add(where, _got(self.expected, value))
-
-
-class _Choice(_Scalar):
-    """A string held to an enum's values (strict mode); the usual case is checked first."""
-
-    only: FrozenSet[str]
-
-    def __init__(self, nullable: bool, only: Tuple[str, ...]) -> None:
-        super().__init__("str", nullable, only)
-
-    def parse(self, value: Any) -> Any:
-        if type(value) is str and value in self.only:
-            return value
-        return super().parse(value)
-
-
-class _ModelKind(_Kind):
-    """A kind whose stored values are models (``stored`` holds their classes)."""
-
-    needs_dump = True
-
-    def dump(self, value: Any) -> Any:
-        return value.to_dict()
-
-    def dump_any(self, value: Any) -> Any:
-        # The base class's, without its call to dump(): to_dict() of logprobs 4% faster (bench/compare.py).
-        if type(value) in self.stored:
-            return value.to_dict()
-        return _dump_json(value)
-
-
-class _Object(_ModelKind):
-    """A nested model."""
-
-    def __init__(self, model: "Type[_Model]", strict: bool, nullable: bool, always: bool) -> None:
-        self.model = model
-        self.stored = frozenset({model})
-        self.plan = _plans_of(model)[strict]
-        self.nullable = nullable
-        # An object the spec requires is always an instance: empty, and marked as null when it was.
-        self.null = model._null if always else None
-        self.default = model._absent if always else None
-        self.plain = _NONE_TYPE if nullable and not always else frozenset()
-        self.build = (self.plan.taking_null() if always and nullable else self.plan).build
-
-    def parse(self, value: Any) -> Any:
-        if value is None:
-            if self.nullable:
-                return self.null
-            raise _Invalid
-        return self.build(value)
-
-    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
-        if not isinstance(value, dict):
-            if not (value is None and self.nullable):
-                problems.add(where, _got("object or null" if self.nullable else "object", value))
-            return
-        self.plan.explain(value, where, problems)
-
-
-class _OneOf(_ModelKind):
-    """Models told apart by their ``type`` key (tool calls, moderation results)."""
-
-    def __init__(self, by_type: "Dict[str, Type[_Model]]", fallback: "Optional[Type[_Model]]",
-                 strict: bool, nullable: bool, always: bool, empty: "Type[_Model]") -> None:
-        self.by_type = by_type
-        self.stored = frozenset(by_type.values())
-        self.nullable = nullable
-        self.null = empty._null if always else None
-        self.default = empty._absent if always else None
-        self.plain = _NONE_TYPE if nullable and not always else frozenset()
-        self.plans = {tag: _plans_of(model)[strict] for tag, model in by_type.items()}
-        self.fallback_plan = _plans_of(fallback)[strict] if fallback is not None else None
-
-    def _plan_for(self, value: Any) -> Optional[_Plan]:
-        """The plan for a value's ``type``, else the fallback (lenient mode), else None."""
-        tag = value.get("type") if isinstance(value, dict) else None
-        plan = self.plans.get(tag) if isinstance(tag, str) else None
-        return plan if plan is not None else self.fallback_plan
-
-    def parse(self, value: Any) -> Any:
-        if value is None and self.nullable:
-            return self.null
-        plan = self._plan_for(value)
-        if plan is None:
-            raise _Invalid
-        return plan.build(value)
-
-    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
-        if value is None and self.nullable:
-            return
-        if not isinstance(value, dict):
-            problems.add(where, _got("object or null" if self.nullable else "object", value))
-            return
-        plan = self._plan_for(value)
-        if plan is None:
-            tags = " or ".join(repr(t) for t in self.by_type)
-            problems.add(_Where(where, "type"), _got(tags, value.get("type", _MISSING))
-                                    if "type" in value else f"required key is missing (one of {tags})")
-            return
-        plan.explain(value, where, problems)
-
-
-class _NullArray(Tuple[Any, ...]):
-    """What an array field holds when the JSON had null: empty, as for a missing key or ``[]``,
-    and written back as null."""
-
-    __slots__ = ()
-
-    def __reduce__(self) -> Any:
-        return (_null_array, ())
-
-
-def _null_array() -> "_NullArray":
-    return _NULL_ARRAY
-
-
-_NULL_ARRAY = tuple.__new__(_NullArray)
-
-
-class _Array(_Kind):
-    """A JSON array, stored as a tuple of converted items (or _NULL_ARRAY, for null)."""
-
-    needs_dump = True
-
-    default = ()
-    null = _NULL_ARRAY
-
-    def __init__(self, item: _Kind, nullable: bool) -> None:
-        self.item = item
-        self.nullable = nullable
-        self.stored = _SEQUENCE_TYPES
-        self.item_plain = item.plain if not item.needs_dump else frozenset()
-        self.item_needs_dump = item.needs_dump
-        # Items that are models go straight to their plan, many at a time.
-        self.item_plan = item.plan if isinstance(item, _Object) and not item.nullable else None
-
-    def parse(self, value: Any) -> Any:
-        if type(value) is not list:
-            if value is None and self.nullable:
-                return _NULL_ARRAY
-            if not isinstance(value, list):
-                raise _Invalid
-            value = list(value)
-        if not value:
-            return ()
-        if self.item_plan is not None:
-            if len(value) < COLUMN_MIN:
-                return tuple(map(self.item_plan.build, value))
-            return tuple(_build_many(self.item_plan, value))
-        # One C-level pass over the item types checks arrays of scalars (bytes) at once.
-        if self.item_plain and self.item_plain.issuperset(map(type, value)):
-            return tuple(value)
-        return tuple(map(self.item.parse, value))
-
-    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
-        if not isinstance(value, list):
-            if not (value is None and self.nullable):
-                problems.add(where, _got("array" + (" or null" if self.nullable else ""), value))
-            return
-        for index, item in enumerate(value):
-            self.item.explain(item, _Where(where, index), problems)
-
-    def dump(self, value: Any) -> Any:
-        # Items of scalars are not checked: such arrays (bytes) are long and many, and checking each
-        # item of a hand-built one would cost logprobs-heavy responses a fifth of their to_dict().
-        if not self.item_needs_dump:
-            return list(value)
-        return list(map(self.item.dump_any, value))
-
-
-class _Map(_Kind):
-    """A JSON object with free keys and typed values, stored as a read-only mapping."""
-
-    needs_dump = True
-
-    def __init__(self, value: _Kind, nullable: bool) -> None:
-        self.value = value
-        self.nullable = nullable
-        self.stored = _MAPPING_TYPES
-        self.plain = _NONE_TYPE if nullable else frozenset()
-
-    def parse(self, value: Any) -> Any:
-        if value is None and self.nullable:
-            return None
-        if not isinstance(value, dict):
-            raise _Invalid
-        parse = self.value.parse
-        result = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _Invalid
-            result[str.__str__(key)] = parse(item)
-        return _ReadOnlyDict(result)
-
-    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
-        if value is None and self.nullable:
-            return
-        if not isinstance(value, dict):
-            problems.add(where, _got("object" + (" or null" if self.nullable else ""), value))
-            return
-        for key, item in value.items():
-            if not isinstance(key, str):
-                problems.add(where, f"object key must be str, got {_json_type(key)}{_quote(key)}")
-            else:
-                self.value.explain(item, _Where(where, key), problems)
-
-    def dump(self, value: Any) -> Any:
-        if not self.value.needs_dump:  # values are not checked, as in arrays of scalars
-            return dict(value)
-        dump_any = self.value.dump_any
-        return {key: dump_any(item) for key, item in value.items()}
-
-
-class _Content(_Kind):
-    """Lenient message content: a string, null, or an array of content parts (Mistral)."""
-
-    needs_dump = True
-    nullable = True
-    plain = _TEXT_TYPES
-    stored = _SEQUENCE_TYPES
-
-    def parse(self, value: Any) -> Any:
-        if type(value) is str or value is None:
-            return value
-        if isinstance(value, str):
-            return str.__str__(value)
-        if not isinstance(value, list):
-            raise _Invalid
-        parts = []
-        for part in value:
-            if not isinstance(part, dict):
-                raise _Invalid
-            parts.append(_copy_json(part))
-        return tuple(parts)
-
-    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
-        if isinstance(value, str) or value is None:
-            return
-        if not isinstance(value, list):
-            problems.add(where, _got("str, null or array of content parts", value))
-            return
-        for index, part in enumerate(value):
-            if not isinstance(part, dict):
-                problems.add(_Where(where, index), _got("object", part))
-            else:
-                _explain_json(part, _Where(where, index), problems)
-
-    def dump(self, value: Any) -> Any:
-        return _dump_json(value)
-
-
-# --------------------------------------------------------------------------- declaring fields
+# The values the spec names.  Fields hold the strings as received, and these str enums
+# compare equal to them.
+
+
+class Object(str, enum.Enum):
+    CHAT_COMPLETION = "chat.completion"
+    CHAT_COMPLETION_CHUNK = "chat.completion.chunk"
+
+
+class FinishReason(str, enum.Enum):
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"
+    FUNCTION_CALL = "function_call"
+
+
+class Role(str, enum.Enum):
+    DEVELOPER = "developer"
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+class ServiceTier(str, enum.Enum):
+    AUTO = "auto"
+    DEFAULT = "default"
+    FLEX = "flex"
+    SCALE = "scale"
+    PRIORITY = "priority"
+    FAST = "fast"
+
+
+class ToolCallType(str, enum.Enum):
+    FUNCTION = "function"
+    CUSTOM = "custom"
+
+
+class AnnotationType(str, enum.Enum):
+    URL_CITATION = "url_citation"
+
+
+class ModerationType(str, enum.Enum):
+    MODERATION_RESULTS = "moderation_results"
+    MODERATION_RESULT = "moderation_result"
+    ERROR = "error"
+
+
+class ModerationInputType(str, enum.Enum):
+    TEXT = "text"
+    IMAGE = "image"
+
+
+# --------------------------------------------------------------------------- declaring a model
 #
-# A field declaration says what the spec says: the JSON type, whether the key is required,
-# and whether null is allowed.  Lenient mode derives from it: no key is required, null is
-# allowed everywhere, enum values outside the spec are kept as plain strings, and message
-# content may also be an array of parts.
-
-
-class _Decl:
-    """What the spec says of a value: its JSON type; and, once it declares a field, whether the
-    key is required and whether null is allowed (an array's items and a map's values are
-    required and not null)."""
-
-    def __init__(self, kind: str, *, enum_type: Optional[Type[enum.Enum]] = None, item: "Optional[_Decl]" = None,
-                 model: Any = None, by_type: Optional[Dict[str, Any]] = None, fallback: Any = None,
-                 only: Optional[Tuple[str, ...]] = None) -> None:
-        self.kind = kind
-        self.enum_type = enum_type
-        self.item = item
-        self.model = model
-        self.by_type = by_type
-        self.fallback = fallback
-        self.only = only
-        self.required = True
-        self.nullable = False
-        self.always = False
-
-    def declare(self, required: bool, nullable: bool) -> Any:
-        """A dataclass field holding this declaration, with the field's default."""
-        decl = copy.copy(self)
-        decl.required = required
-        decl.nullable = nullable
-        # An object the spec requires and never allows null is always an instance.
-        decl.always = decl.kind in ("object", "oneof") and required and not nullable
-        return field(default=decl.default(), metadata={"decl": decl})
-
-    def default(self) -> Any:
-        """What the field holds when its key is missing (and what keyword construction assumes)."""
-        if self.kind == "array":
-            return ()
-        if self.always:
-            return (self.model or self.fallback)._absent
-        return None
-
-    def make(self, strict: bool, top: bool = True) -> _Kind:
-        # Lenient accepts null for any property, but array items and map values keep their type.
-        nullable = self.nullable if (strict or not top) else True
-        kind = self.kind
-        if kind in ("str", "int", "number", "bool"):
-            if strict and self.enum_type is not None:
-                return _Choice(nullable, self.only or tuple(m.value for m in self.enum_type))
-            return _Scalar(kind, nullable, finite=strict)
-        if kind == "content":
-            return _Content() if not strict else _Scalar("str", self.nullable)
-        if kind == "object":
-            return _Object(self.model, strict, nullable, self.always)
-        if kind == "oneof":
-            assert self.by_type is not None
-            return _OneOf(self.by_type, None if strict else self.fallback, strict, nullable, self.always, self.fallback)
-        assert self.item is not None
-        if kind == "array":
-            return _Array(self.item.make(strict, top=False), nullable)
-        return _Map(self.item.make(strict, top=False), nullable)
-
-
-# What a field's type is declared with: str, int, float (a JSON number), bool, a str enum (a
-# string the spec limits to the enum's values, or to ``only``), a model class (a JSON object),
-# or what _array_of(), _map_of(), _one_of() and _content() return.
-_Type = Union[type, _Decl]
-_SCALAR_KINDS: Dict[type, str] = {str: "str", int: "int", float: "number", bool: "bool"}
-
-
-def _type(spec: _Type, only: Optional[Tuple[str, ...]] = None) -> _Decl:
-    if isinstance(spec, _Decl) and only is None:
-        return spec
-    if spec in _SCALAR_KINDS and only is None:
-        return _Decl(_SCALAR_KINDS[spec])
-    if isinstance(spec, type) and issubclass(spec, enum.Enum) and issubclass(spec, str):
-        if only is not None and not {member.value for member in spec}.issuperset(only):
-            raise TypeError(f"only= names values {spec.__name__} does not have: {only!r}")
-        return _Decl("str", enum_type=spec, only=only)
-    if isinstance(spec, type) and issubclass(spec, _Model) and only is None:
-        return _Decl("object", model=spec)
-    raise TypeError(f"a field's type is str, int, float, bool, a str enum, a model class, or what _array_of(), "
-                    f"_map_of(), _one_of() or _content() return; got {spec!r}"
-                    + (" with only= (for str enums)" if only is not None else ""))
-
-
-def _required(spec: _Type, *, null: bool = False, only: Optional[Tuple[str, ...]] = None) -> Any:
-    """A key the spec requires; ``null``: the spec allows null; ``only``: the enum values it allows here."""
-    return _type(spec, only).declare(True, null)
-
-
-def _optional(spec: _Type, *, null: bool = False, only: Optional[Tuple[str, ...]] = None) -> Any:
-    """A key the spec allows to be absent."""
-    return _type(spec, only).declare(False, null)
-
-
-def _array_of(spec: _Type) -> _Decl:
-    return _Decl("array", item=_type(spec))
-
-
-def _map_of(spec: _Type) -> _Decl:
-    """A JSON object with free keys, each value of one type."""
-    return _Decl("map", item=_type(spec))
-
-
-def _one_of(by_type: Dict[str, Any], *, fallback: Any) -> _Decl:
-    """An object that is one of several models, told apart by its ``type`` key; lenient mode reads
-    an unknown or missing ``type`` as ``fallback``."""
-    return _Decl("oneof", by_type=by_type, fallback=fallback)
-
-
-def _content() -> _Decl:
-    """A message's content: a string (strict), also an array of content parts (lenient)."""
-    return _Decl("content")
-
-
-_NO_EXTRA: Mapping[str, Any] = _NoExtra()
-
-
-def _no_extra() -> Mapping[str, Any]:
-    return _NO_EXTRA
-
-
-def _extra() -> Any:
-    """Unknown keys and their values, in the order received; read-only."""
-    return field(default_factory=_no_extra, hash=False)
-
-
-# --------------------------------------------------------------------------- the shared core
-
-
-class _Plan:
-    """Everything needed to parse or explain one model in one mode, computed once, on first use.
-
-    ``build`` checks and converts one object (``_build_many`` a long list of them), raising
-    _Invalid without saying why; only ``explain`` says what is wrong.  Every model uses this one core.
-    """
-
-    def __init__(self, model: "Type[_Model]", strict: bool) -> None:
-        decls: List[Tuple[str, _Decl]] = [
-            (f.name, f.metadata["decl"]) for f in fields(model) if "decl" in f.metadata]  # type: ignore[arg-type]
-        self.model = model
-        self.keys: Tuple[str, ...] = tuple(name for name, _ in decls)
-        self.keyset: FrozenSet[str] = frozenset(self.keys)
-        self.size = len(self.keys)
-        self.kinds: Tuple[_Kind, ...] = tuple(d.make(strict) for _, d in decls)
-        self.required: Tuple[bool, ...] = tuple(strict and d.required for _, d in decls)
-        self.bits: Tuple[int, ...] = model._bits
-        # Per known field: the value types kept as they are, the parse for the rest, and the
-        # value for a missing key.  A nested model's parse is its plan's build, which takes null
-        # itself where the field does (see taking_null): one call less per nested object, and
-        # parsing 3 to 9% faster (bench/compare.py).
-        self.plains: Tuple[FrozenSet[type], ...] = tuple(kind.plain for kind in self.kinds)
-        self.parsers: Tuple[Callable[[Any], Any], ...] = tuple(
-            kind.build if isinstance(kind, _Object) else kind.parse for kind in self.kinds)
-        self.defaults: Tuple[Any, ...] = tuple(kind.default for kind in self.kinds)
-        self.required_bits = sum(bit for bit, required in zip(self.bits, self.required) if required)
-        self.required_keys = frozenset(key for key, required in zip(self.keys, self.required) if required)
-        self.getters = tuple(itemgetter(key) for key in self.keys)
-        self.column_parsers = tuple(map(_column_parser, self.kinds))
-        self.twin = model._twin
-        self.strict = strict
-        self.mode = "strict" if strict else "lenient"
-        # For the two top-level models, the check that the document is a chat completion at all.
-        self.document: Optional[_Document] = _DOCUMENTS.get(model.__name__)
-        # Check and convert one object (raising _Invalid without saying why): generated code.
-        self.null: Any = None
-        self.build: Callable[[Any], Any] = _generated_build(self)
-        self.build_rows: Callable[..., List[Any]] = _generated_build_rows(self)  # see _build_many
-
-    def extras(self, data: Mapping[Any, Any]) -> Mapping[str, Any]:
-        keyset = self.keyset
-        extra = {}
-        for key, value in data.items():
-            if key not in keyset:
-                if type(key) is not str:
-                    if not isinstance(key, str):
-                        raise _Invalid
-                    key = str.__str__(key)
-                extra[key] = _copy_json(value)
-                if self.strict and _has_non_finite(extra[key]):
-                    raise _Invalid
-        return _ReadOnlyDict(extra)
-
-    def explain(self, data: Any, where: Optional[_Where], problems: _Problems) -> None:
-        if not isinstance(data, dict):
-            problems.add(where, _got("object", data))
-            return
-        for key, kind, required in zip(self.keys, self.kinds, self.required):
-            if key in data:
-                kind.explain(data[key], _Where(where, key), problems)
-            elif required:
-                problems.add(_Where(where, key), "required key is missing")
-        keyset = self.keyset
-        for key, value in data.items():
-            if not isinstance(key, str):
-                problems.add(where, f"object key must be str, got {_json_type(key)}{_quote(key)}")
-            elif key not in keyset:
-                _explain_json(value, _Where(where, key), problems, self.strict)
-
-    def taking_null(self) -> "_Plan":
-        """This plan, but building the model's null instance from JSON null: what a required
-        object field parses with in lenient mode, which saves that field a call."""
-        plan = copy.copy(self)
-        plan.null = self.model._null
-        plan.build = _generated_build(plan)
-        return plan
-
-    def parse_root(self, data: Any) -> Any:
-        """build(), raising ValidationError that says why when it refuses.  (A top-level model's
-        build() also refuses, with a ValidationError, what is no chat completion at all.)"""
-        try:
-            return self.build(data)
-        except (_Invalid, RecursionError):
-            self.reject(data)
-
-    def reject(self, data: Any) -> NoReturn:
-        """Raise the ValidationError that says why build() refused ``data``."""
-        if self.document is not None:
-            error = _error_of(data)
-            if error is not _MISSING:  # strict mode refuses an error body for its missing keys; say what it is
-                raise APIError(error)
-        problems = _Problems()
-        try:
-            self.explain(data, None, problems)
-        except RecursionError:
-            problems.add(None, "nested too deeply")
-        if not problems.kept:
-            # The fast path and the explanation disagree; refuse rather than guess.
-            problems.add(None, "document rejected")
-        raise problems.error()
-
-
-# --------------------------------------------------------------------------- the column path
-#
-# Long arrays of objects (logprobs: an object per token, each with its top_logprobs) are checked
-# column by column.  One server writes every object of an array alike, so one set of keys covers
-# them all, and a field's values across all the objects are checked by one C-level pass (a
-# frozenset's issuperset() over their types) instead of a test per object, then the objects are
-# made row by row by the generated build_rows().  Arrays of COLUMN_MIN objects or more take this
-# path: without it, parsing the logprobs payload is 1.27 (lenient) to 1.41 (strict) times slower
-# (bench/compare.py against COLUMN_MIN set out of reach, CPython 3.11.7).  Whatever a column
-# check refuses goes object by object through build(), which decides.
-
-
-def _build_many(plan: _Plan, items: List[Any]) -> List[Any]:
-    """Build a list of objects; column by column when they all have the same known keys.
-
-    One server writes every object of an array alike, so one key set usually covers them
-    all; a key none of them has becomes a column of the field's default.
-    """
-    count = len(items)
-    if count < COLUMN_MIN or not _DICT_TYPE.issuperset(map(type, items)):
-        return list(map(plan.build, items))
-    sizes = set(map(len, items))
-    if len(sizes) != 1:
-        return list(map(plan.build, items))
-    columns: List[Any] = []
-    shape: Sequence[str] = ()
-    if sizes == {plan.size}:  # the common case: every item has every known key
-        try:
-            columns = [list(map(getter, items)) for getter in plan.getters]
-            shape = plan.keys
-        except KeyError:
-            pass
-    if not shape:
-        # The keys, in order, of every item: one server writes them alike.
-        shapes = set(map(tuple, items))
-        shape = shapes.pop()
-        if shapes or not plan.keyset.issuperset(shape) or not plan.required_keys.issubset(shape):
-            return list(map(plan.build, items))
-        columns = [list(map(getter, items)) if key in shape else [kind.default] * count
-                   for key, getter, kind in zip(plan.keys, plan.getters, plan.kinds)]
-    columns = [parse_column(column) if key in shape else column
-               for key, parse_column, column in zip(plan.keys, plan.column_parsers, columns)]
-    present = sum(bit for key, bit in zip(plan.keys, plan.bits) if key in shape)
-    return plan.build_rows(present, *columns)
-
-
-def _column_parser(kind: _Kind) -> Callable[[List[Any]], List[Any]]:
-    """What parse() does to one field's values across many objects, in bulk where it can."""
-    parse = kind.parse
-    if isinstance(kind, _Scalar):  # enum strings included
-        accepts, finite, only = kind.accepts, kind.finite, kind.only
-
-        def scalars(column: List[Any]) -> List[Any]:
-            if accepts.issuperset(map(type, column)) and not (finite and not _all_finite(column)) \
-                    and (only is None or only.issuperset(column)):
-                return column
-            return list(map(parse, column))
-        return scalars
-    if isinstance(kind, _Content):
-        def contents(column: List[Any]) -> List[Any]:
-            return column if _TEXT_TYPES.issuperset(map(type, column)) else list(map(parse, column))
-        return contents
-    if isinstance(kind, _Object):
-        plan = kind.plan
-
-        def objects(column: List[Any]) -> List[Any]:
-            return _build_many(plan, column) if _DICT_TYPE.issuperset(map(type, column)) else list(map(parse, column))
-        return objects
-    if isinstance(kind, _Array):
-        item_plan, item_plain = kind.item_plan, kind.item_plain
-
-        def arrays(column: List[Any]) -> List[Any]:
-            if _LIST_TYPE.issuperset(map(type, column)):
-                if not any(column):
-                    return [()] * len(column)
-                if item_plan is not None:
-                    # Every array's objects as one column, then cut back into one tuple per array.
-                    built = iter(_build_many(item_plan, list(chain.from_iterable(column))))
-                    return list(map(tuple, map(islice, repeat(built), map(len, column))))
-                if item_plain and item_plain.issuperset(map(type, chain.from_iterable(column))):
-                    return list(map(tuple, column))
-            return list(map(parse, column))
-        return arrays
-
-    def one_by_one(column: List[Any]) -> List[Any]:
-        return list(map(parse, column))
-    return one_by_one
-
-
-_BUILD_ROWS_TEMPLATE = '''\
-def build_rows(present, {columns}):
-    """{model} objects from columns of converted values, one per row, all with the keys ``present``."""
-    instances = []
-    append = instances.append
-    for {fields} in zip({columns}):
-        instance = new(twin)
-{assignments}\
-        instance.extra = _NO_EXTRA
-        instance._present = present
-        instance.__class__ = model
-        append(instance)
-    return instances
-'''
-
-def _generated_build_rows(plan: "_Plan") -> Callable[..., List[Any]]:
-    keys = plan.keys
-    source = _BUILD_ROWS_TEMPLATE.format(
-        model=plan.model.__name__, columns=", ".join(f"c_{key}" for key in keys),
-        fields="".join(f"f_{key}, " for key in keys),
-        assignments="".join(f"        instance.{key} = f_{key}\n" for key in keys))
-    namespace = {"_NO_EXTRA": _NO_EXTRA, "twin": plan.twin, "new": object.__new__, "model": plan.model,
-                 "zip": zip}
-    function: Callable[..., List[Any]] = _generated(source, f"{plan.model.__name__}.build_rows, {plan.mode}",
-                                                    namespace)
-    return function
-
-
-# --------------------------------------------------------------------------- generated code
-#
-# build() and to_dict() are written out for each model and mode from its declarations, the
-# first time the models are used, as dataclasses writes __init__: a few lines of straight code
-# per field instead of a turn of a generic loop over the object's keys.  That pays for keeping
-# the record of the keys present (see _Model._present): the generic loop with that record was
-# 12 to 20% slower than before it, the generated code is not.  The source of each function is
-# registered with linecache under a name such as "<chatcompletion: Choice.build, lenient>", so
-# that tracebacks and debuggers show it.
-
-_BUILD_TEMPLATE = '''\
-def build(data):
-    """Check and convert one {model} object ({mode}); raises _Invalid without saying why."""
-    if type(data) is not dict:
-        if data is None and null is not None:
-            return null
-        if not isinstance(data, dict):
-            raise _Invalid
-    present = 0
-{fields}\
-    extra = _NO_EXTRA if len(data) == counts[present] else extras(data)
-{required}\
-    instance = new(twin)
-{assignments}    instance.extra = extra
-    instance._present = present
-    instance.__class__ = model
-{document}    return instance
-'''
-_BUILD_FIELD = '''\
-    if {key!r} in data:
-        f_{key} = data[{key!r}]
-        present |= {bit}
-{convert}\
-    else:
-        f_{key} = default_{index}
-'''
-_BUILD_CONVERT = '''\
-        if type(f_{key}) not in plain_{index}:
-            f_{key} = parse_{index}(f_{key})
-'''
-_BUILD_CONVERT_ALWAYS = '''\
-        f_{key} = parse_{index}(f_{key})
-'''
-_BUILD_REQUIRED = '''\
-    if present & {bits} != {bits}:
-        raise _Invalid
-'''
-# A top-level model's: the usual document passes three tests; anything else is looked at closely.
-_BUILD_DOCUMENT = '''\
-    if not (present & {choices_bit} and extra is _NO_EXTRA and f_object == {own!r}):
-        document.check(data, instance)
-'''
-
-_TO_DICT_TEMPLATE = '''\
-def to_dict(self):
-    """The JSON object this {model} stands for: the keys it had, in the spec's order, null as
-    null, then unknown keys."""
-    try:
-        present = self._present
-    except AttributeError:  # built by hand
-        present = _hand_built_present(self)
-    result = {{}}
-{fields}\
-    extra = self.extra
-    if extra is not _NO_EXTRA:
-        _add_extra(result, extra, self)
-    return result
-'''
-_TO_DICT_FIELD = '''\
-    if present & {bit}:
-        value = self.{key}
-        result[{key!r}] = value if type(value) in plain_{index} else convert_{index}[type(value)](value)
-'''
-
-
-def _generated(source: str, name: str, namespace: Dict[str, Any]) -> Any:
-    """Compile one generated function, its source registered for tracebacks; returns it."""
-    filename = f"<chatcompletion: {name}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace.update(type=type, len=len, isinstance=isinstance, dict=dict)  # found first, as globals
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace[name.rpartition(".")[2].partition(",")[0]]
-
-
-class _BitCounts(Dict[int, int]):
-    """How many keys a record of keys present holds, counted once per record."""
-
-    def __missing__(self, present: int) -> int:
-        self[present] = count = bin(present).count("1")
-        return count
-
-
-_BIT_COUNTS = _BitCounts()
-
-
-def _generated_build(plan: "_Plan") -> Callable[[Any], Any]:
-    namespace: Dict[str, Any] = {"_Invalid": _Invalid, "_MISSING": _MISSING, "_NO_EXTRA": _NO_EXTRA,
-                                 "null": plan.null, "counts": _BIT_COUNTS, "extras": plan.extras,
-                                 "twin": plan.twin, "new": object.__new__, "model": plan.model}
-    fields = []
-    for index, (key, plain, parse, default, bit) in enumerate(
-            zip(plan.keys, plan.plains, plan.parsers, plan.defaults, plan.bits)):
-        namespace.update({f"plain_{index}": plain, f"parse_{index}": parse, f"default_{index}": default})
-        convert = (_BUILD_CONVERT if plain else _BUILD_CONVERT_ALWAYS).format(key=key, index=index)
-        fields.append(_BUILD_FIELD.format(key=key, index=index, bit=bit, convert=convert))
-    required = _BUILD_REQUIRED.format(bits=plan.required_bits) if plan.required_bits else ""
-    document = ""
-    if plan.document is not None:
-        namespace["document"] = plan.document
-        document = _BUILD_DOCUMENT.format(choices_bit=plan.document.choices_bit, own=plan.document.own)
-    source = _BUILD_TEMPLATE.format(model=plan.model.__name__, mode=plan.mode, fields="".join(fields),
-                                    required=required,
-                                    assignments="".join(f"    instance.{key} = f_{key}\n" for key in plan.keys),
-                                    document=document)
-    name = f"{plan.model.__name__}.build, {plan.mode}" + (", taking null" if plan.null is not None else "")
-    function: Callable[[Any], Any] = _generated(source, name, namespace)
-    return function
-
-
-# The construction twin.  Every object a parse or an unpickling makes is first made as an
-# instance of its model's twin: a class with the model's layout but not its freeze, whose
-# fields are set plainly; then it is handed the public class (allowed between classes of one
-# layout).  A frozen dataclass's own __init__ sets each field through object.__setattr__
-# instead: 704 ns against 224 ns to make a ChatCompletionTokenLogprob (timeit, CPython 3.11.7),
-# and parsing as a whole 1.6 to 1.75 times slower.  The generated build() and build_rows() do
-# it inline, which saves another 5 to 13% of parsing over calling a twin's __init__
-# (bench/compare.py); _restore() does it in a loop.
-
-def _twin_of(model: "Type[_Model]") -> type:
-    """The model's construction twin: the same layout, without the freeze."""
-    namespace: Dict[str, Any] = {"__doc__": model.__doc__, "__qualname__": model.__qualname__}
-    if _SLOTS:
-        namespace["__slots__"] = model._keys + ("extra",)
-    return type(model.__name__, (_Model,), namespace)
-
-
-class _Converters(Dict[type, Callable[[Any], Any]]):
-    """Per field, how to_dict() writes each type of value: anything unlisted is copied as JSON."""
-
-    def __missing__(self, kind: type) -> Callable[[Any], Any]:
-        return _dump_json
-
-
-def _generated_to_dict(model: "Type[_Model]", plan: "_Plan") -> Callable[[Any], Dict[str, Any]]:
-    # Per field: the types written as they are, and a conversion for each other type: the field's
-    # own kind for what it stores, null for what stands for null, a model (in a hand-built
-    # object) writes itself, and any other container is copied as JSON.
-    anywhere: Dict[type, Callable[[Any], Any]] = {**dict.fromkeys(_MODELS, methodcaller("to_dict")),
-                                                  **dict.fromkeys(_NULL_TYPES, _dump_null)}
-    namespace: Dict[str, Any] = {"_NO_EXTRA": _NO_EXTRA, "_hand_built_present": _hand_built_present,
-                                 "_add_extra": _add_extra}
-    fields = []
-    for index, (key, kind, bit) in enumerate(zip(plan.keys, plan.kinds, plan.bits)):
-        own = kind.model.to_dict if isinstance(kind, _Object) else (
-            methodcaller("to_dict") if isinstance(kind, _ModelKind) else kind.dump)
-        namespace[f"plain_{index}"] = kind.plain if not kind.needs_dump else kind.plain & _NONE_TYPE
-        namespace[f"convert_{index}"] = _Converters({**anywhere, **dict.fromkeys(kind.stored, own)})
-        fields.append(_TO_DICT_FIELD.format(key=key, index=index, bit=bit))
-    source = _TO_DICT_TEMPLATE.format(model=model.__name__, fields="".join(fields))
-    function: Callable[[Any], Dict[str, Any]] = _generated(source, f"{model.__name__}.to_dict", namespace)
-    return function
-
-
-def _add_extra(result: Dict[str, Any], extra: Mapping[str, Any], instance: Any) -> None:
-    if type(extra) is not _ReadOnlyDict and not isinstance(extra, Mapping):
-        raise TypeError(f"{type(instance).__name__}.extra must be a mapping, got {type(extra).__name__}")
-    for key, value in extra.items():
-        if key not in result:
-            result[key] = _dump_json(value)
+# Each model below is a frozen dataclass made by @_model, with one declaration per field that
+# says what the spec says: the JSON type, whether the key is required, and whether null is
+# allowed.  Lenient mode derives from it: no key is required, null is allowed everywhere, enum
+# values outside the spec are kept as plain strings, and message content may also be an array
+# of parts.  What a field holds: a tuple for an array (never None), a read-only dict for a map
+# and for ``extra``, a model instance for an object, the value itself for a scalar.
 
 
 M = TypeVar("M", bound="_Model")
-
-
 
 
 class _Model:
@@ -1547,54 +390,6 @@ class _Model:
         return f"{self._model_class.__qualname__}({shown})"
 
 
-def _present_of(instance: _Model) -> int:
-    try:
-        return instance._present
-    except AttributeError:
-        return _hand_built_present(instance)
-
-
-def _hand_built_present(instance: _Model) -> int:
-    """The keys an object built by hand stands for: every key the spec requires, and each
-    other key whose value is neither None nor an empty array."""
-    present = instance._required_bits
-    for bit, value in zip(instance._bits, instance._get_values(instance)):
-        if not present & bit and value is not None and not (type(value) in _SEQUENCE_TYPES and not value):
-            present |= bit
-    return present
-
-
-def _restore(model: "Type[_Model]", values: Tuple[Any, ...], present: Optional[int],
-             read_only: Tuple[int, ...]) -> Any:
-    """Unpickle what _Model.__reduce__ wrote: the fields' values, ``extra`` last."""
-    if read_only:
-        values = tuple(_ReadOnlyDict(value) if index in read_only else value for index, value in enumerate(values))
-        if len(values) - 1 in read_only and not values[-1]:
-            values = values[:-1] + (_NO_EXTRA,)  # shared again, as a parse shares it
-    _plans_of(model)  # the twin comes with the plans
-    instance: Any = object.__new__(model._twin)
-    for key, value in zip(model._keys + ("extra",), values):
-        setattr(instance, key, value)
-    if present is not None:  # else built by hand: its keys follow from its values
-        instance._present = present
-    instance.__class__ = model
-    return instance
-
-
-def _null_instance(model: "Type[_Model]") -> Any:
-    return model._null
-
-
-_MODELS: List["Type[_Model]"] = []
-# The types of what a field holds for JSON null where None cannot stand: an array's, and each
-# model's null instance (of a subclass of its own, so that to_dict() knows it by its type alone).
-_NULL_TYPES: Set[type] = {_NullArray}
-
-
-def _refuse_change(self: Any, name: str, *value: Any) -> NoReturn:
-    raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-
 @dataclass_transform(frozen_default=True)
 def _model(cls: Type[M]) -> Type[M]:
     """Make a model class a frozen dataclass; its parsing machinery comes on first use."""
@@ -1622,32 +417,195 @@ def _model(cls: Type[M]) -> Type[M]:
     return cls
 
 
-def _plans_of(model: "Type[_Model]") -> Tuple[_Plan, _Plan]:
-    try:
-        return model._plans
-    except AttributeError:
-        _prepare_models()
-        return model._plans
+def _refuse_change(self: Any, name: str, *value: Any) -> NoReturn:
+    raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
 
-def _dump_null(value: Any) -> None:
-    return None
+_MODELS: List["Type[_Model]"] = []
 
 
-def _prepare_models() -> None:
-    """Give every model its construction twin, its two plans and its dumpers.
+class _ReadOnlyDict(Dict[str, Any]):
+    """What ``extra`` and the maps are stored as: a dict whose own methods refuse changes.
 
-    Done once, on the first parse or dump, so that importing the module stays cheap.  Models
-    are prepared in the order they were declared, nested ones first.
+    A dict rather than a MappingProxyType, so that dataclasses.asdict(), copy.deepcopy(),
+    pickle and json.dumps() take it as they take any dict.  As with a frozen dataclass and
+    object.__setattr__, calling dict's methods on it directly gets around the refusal.
     """
-    for cls in _MODELS:
-        if "_plans" in cls.__dict__:
-            continue
-        cls._twin = _twin_of(cls)
-        lenient = _Plan(cls, False)
-        setattr(cls, "to_dict", _generated_to_dict(cls, lenient))
-        # Last: a model that has _plans is ready to use.
-        cls._plans = (lenient, _Plan(cls, True))
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a parsed mapping is read-only; dict(it) gives a copy to change")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> Any:
+        return (_ReadOnlyDict, (dict(self),))
+
+
+class _NoExtra(_ReadOnlyDict):
+    """The empty ``extra`` that every object without unknown keys shares.
+
+    Its __init__ refuses to fill it too: the dict's own __init__ would, for every object at once.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if dict(*args, **kwargs):  # dataclasses.asdict() makes an empty one the same way
+            self._refuse()
+
+
+class _NullArray(Tuple[Any, ...]):
+    """What an array field holds when the JSON had null: empty, as for a missing key or ``[]``,
+    and written back as null."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> Any:
+        return (_null_array, ())
+
+
+def _null_array() -> "_NullArray":
+    return _NULL_ARRAY
+
+
+_NULL_ARRAY = tuple.__new__(_NullArray)
+# The types of what a field holds for JSON null where None cannot stand: an array's, and each
+# model's null instance (of a subclass of its own, so that to_dict() knows it by its type alone).
+_NULL_TYPES: Set[type] = {_NullArray}
+
+
+_NONE_TYPE: FrozenSet[type] = frozenset({type(None)})
+_DICT_TYPE: FrozenSet[type] = frozenset({dict})
+_LIST_TYPE: FrozenSet[type] = frozenset({list})
+_TEXT_TYPES: FrozenSet[type] = frozenset({str, type(None)})
+# What an array or a map is stored as, and what a hand-built object may hold instead.
+_SEQUENCE_TYPES: FrozenSet[type] = frozenset({tuple, list})
+_READ_ONLY_TYPES: FrozenSet[type] = frozenset({_ReadOnlyDict, _NoExtra, MappingProxyType})
+_MAPPING_TYPES: FrozenSet[type] = _READ_ONLY_TYPES | {dict}
+
+
+class _Decl:
+    """What the spec says of a value: its JSON type; and, once it declares a field, whether the
+    key is required and whether null is allowed (an array's items and a map's values are
+    required and not null)."""
+
+    def __init__(self, kind: str, *, enum_type: Optional[Type[enum.Enum]] = None, item: "Optional[_Decl]" = None,
+                 model: Any = None, by_type: Optional[Dict[str, Any]] = None, fallback: Any = None,
+                 only: Optional[Tuple[str, ...]] = None) -> None:
+        self.kind = kind
+        self.enum_type = enum_type
+        self.item = item
+        self.model = model
+        self.by_type = by_type
+        self.fallback = fallback
+        self.only = only
+        self.required = True
+        self.nullable = False
+        self.always = False
+
+    def declare(self, required: bool, nullable: bool) -> Any:
+        """A dataclass field holding this declaration, with the field's default."""
+        decl = copy.copy(self)
+        decl.required = required
+        decl.nullable = nullable
+        # An object the spec requires and never allows null is always an instance.
+        decl.always = decl.kind in ("object", "oneof") and required and not nullable
+        return field(default=decl.default(), metadata={"decl": decl})
+
+    def default(self) -> Any:
+        """What the field holds when its key is missing (and what keyword construction assumes)."""
+        if self.kind == "array":
+            return ()
+        if self.always:
+            return (self.model or self.fallback)._absent
+        return None
+
+    def make(self, strict: bool, top: bool = True) -> _Kind:
+        # Lenient accepts null for any property, but array items and map values keep their type.
+        nullable = self.nullable if (strict or not top) else True
+        kind = self.kind
+        if kind in ("str", "int", "number", "bool"):
+            if strict and self.enum_type is not None:
+                return _EnumKind(nullable, self.only or tuple(m.value for m in self.enum_type))
+            return _ScalarKind(kind, nullable, finite=strict)
+        if kind == "content":
+            return _ContentKind() if not strict else _ScalarKind("str", self.nullable)
+        if kind == "object":
+            return _ObjectKind(self.model, strict, nullable, self.always)
+        if kind == "oneof":
+            assert self.by_type is not None
+            return _OneOfKind(self.by_type, None if strict else self.fallback, strict, nullable, self.always, self.fallback)
+        assert self.item is not None
+        if kind == "array":
+            return _ArrayKind(self.item.make(strict, top=False), nullable)
+        return _MapKind(self.item.make(strict, top=False), nullable)
+
+
+# What a field's type is declared with: str, int, float (a JSON number), bool, a str enum (a
+# string the spec limits to the enum's values, or to ``only``), a model class (a JSON object),
+# or what _array_of(), _map_of(), _one_of() and _content() return.
+_Type = Union[type, _Decl]
+_SCALAR_KINDS: Dict[type, str] = {str: "str", int: "int", float: "number", bool: "bool"}
+
+
+def _type(spec: _Type, only: Optional[Tuple[str, ...]] = None) -> _Decl:
+    if isinstance(spec, _Decl) and only is None:
+        return spec
+    if spec in _SCALAR_KINDS and only is None:
+        return _Decl(_SCALAR_KINDS[spec])
+    if isinstance(spec, type) and issubclass(spec, enum.Enum) and issubclass(spec, str):
+        if only is not None and not {member.value for member in spec}.issuperset(only):
+            raise TypeError(f"only= names values {spec.__name__} does not have: {only!r}")
+        return _Decl("str", enum_type=spec, only=only)
+    if isinstance(spec, type) and issubclass(spec, _Model) and only is None:
+        return _Decl("object", model=spec)
+    raise TypeError(f"a field's type is str, int, float, bool, a str enum, a model class, or what _array_of(), "
+                    f"_map_of(), _one_of() or _content() return; got {spec!r}"
+                    + (" with only= (for str enums)" if only is not None else ""))
+
+
+def _required(spec: _Type, *, null: bool = False, only: Optional[Tuple[str, ...]] = None) -> Any:
+    """A key the spec requires; ``null``: the spec allows null; ``only``: the enum values it allows here."""
+    return _type(spec, only).declare(True, null)
+
+
+def _optional(spec: _Type, *, null: bool = False, only: Optional[Tuple[str, ...]] = None) -> Any:
+    """A key the spec allows to be absent."""
+    return _type(spec, only).declare(False, null)
+
+
+def _array_of(spec: _Type) -> _Decl:
+    return _Decl("array", item=_type(spec))
+
+
+def _map_of(spec: _Type) -> _Decl:
+    """A JSON object with free keys, each value of one type."""
+    return _Decl("map", item=_type(spec))
+
+
+def _one_of(by_type: Dict[str, Any], *, fallback: Any) -> _Decl:
+    """An object that is one of several models, told apart by its ``type`` key; lenient mode reads
+    an unknown or missing ``type`` as ``fallback``."""
+    return _Decl("oneof", by_type=by_type, fallback=fallback)
+
+
+def _content() -> _Decl:
+    """A message's content: a string (strict), also an array of content parts (lenient)."""
+    return _Decl("content")
+
+
+_NO_EXTRA: Mapping[str, Any] = _NoExtra()
+
+
+def _no_extra() -> Mapping[str, Any]:
+    return _NO_EXTRA
+
+
+def _extra() -> Any:
+    """Unknown keys and their values, in the order received; read-only."""
+    return field(default_factory=_no_extra, hash=False)
 
 
 # --------------------------------------------------------------------------- the response models
@@ -2025,12 +983,1877 @@ class CreateChatCompletionStreamResponse(_Model):
 ChatCompletionChunk = CreateChatCompletionStreamResponse
 
 
-def _text_of(content: Optional[Union[str, Tuple[Dict[str, Any], ...]]]) -> Optional[str]:
-    if content is None or isinstance(content, str):
-        return content
-    texts = [part["text"] for part in content
-             if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)]
-    return "".join(texts) if texts else None
+# --------------------------------------------------------------------------- text in, text out
+
+
+def loads(text: Union[str, bytes, bytearray], *, strict: bool = False) -> CreateChatCompletionResponse:
+    """Parse and check the JSON text of a chat completion; raises ValidationError."""
+    return CreateChatCompletionResponse.from_dict(_decode_json(text), strict=strict)
+
+
+def loads_chunk(text: Union[str, bytes, bytearray], *, strict: bool = False) -> CreateChatCompletionStreamResponse:
+    """Parse and check the JSON text of one stream chunk; raises ValidationError."""
+    return CreateChatCompletionStreamResponse.from_dict(_decode_json(text), strict=strict)
+
+
+def dumps(obj: Union[_Model, Sequence[_Model]], **json_options: Any) -> str:
+    """The JSON text of any model, or of a list or tuple of models (``response.choices``) as a JSON
+    array; keyword arguments go to json.dumps (``indent=2``, ``allow_nan=False``, ...)."""
+    if isinstance(obj, _Model):
+        return json.dumps(obj.to_dict(), **json_options)
+    if isinstance(obj, (list, tuple)) and all(isinstance(item, _Model) for item in obj):
+        return json.dumps([item.to_dict() for item in obj], **json_options)
+    raise TypeError(f"dumps() takes a model, or a list or tuple of models, not {type(obj).__name__}"
+                    + (" holding other values" if isinstance(obj, (list, tuple)) else ""))
+
+
+# --------------------------------------------------------------------------- working with a response
+#
+# What applications do next with a response: read the reasoning, whatever field the server put
+# it in; tell why a choice finished, whatever the server called it; decode tool arguments; send
+# the assistant message back.  These only read: no stored field changes, and the round trip
+# stays exact.  docs/reference.md has the tables and the sources.
+
+
+def normalize_finish_reason(reason: Optional[str]) -> Optional[str]:
+    """Map a finish reason as servers send it onto the spec's five (``stop``, ``length``,
+    ``tool_calls``, ``content_filter``, ``function_call``); None when it cannot tell.
+
+    Case and ``-``/``_`` do not matter (``STOP``, ``MAX_TOKENS``, ``tool-calls``).  Values that say
+    the turn did not end normally (``error``, ``abort``, ``pause_turn``), unknown values, ``""``
+    and null give None rather than a guess.  ``Choice.normalized_finish_reason`` also looks at the
+    message.
+    """
+    if not isinstance(reason, str):
+        return None
+    return _FINISH_REASONS.get(reason.strip().lower().replace("-", "_"))
+
+
+def split_think_tags(text: str) -> Tuple[Optional[str], str]:
+    """``(reasoning, answer)`` from text that holds its reasoning in ``<think>`` tags.
+
+    ``message.reasoning`` never reads these: tags in ``content`` are the model's own text, their
+    shapes vary, and literal tags occur in real answers.  Call this when a server is known to
+    leave them there.  Three shapes are split: ``<think>r</think>a`` at the start (after
+    whitespace); ``r</think>a`` with no opening tag (chat templates that put ``<think>`` in the
+    prompt: DeepSeek R1-0528 and V4, QwQ); and ``<think>r`` never closed (cut off by
+    ``max_tokens``).  Anything else comes back as ``(None, text)``.  The reasoning is stripped,
+    the answer stripped on the left.
+    """
+    start = len(text) - len(text.lstrip())
+    if text.startswith(_THINK_OPEN, start):
+        body = text[start + len(_THINK_OPEN):]
+        end = body.find(_THINK_CLOSE)
+        if end < 0:
+            return body.strip() or None, ""
+        return body[:end].strip() or None, body[end + len(_THINK_CLOSE):].lstrip()
+    end = text.find(_THINK_CLOSE)
+    if end >= 0 and _THINK_OPEN not in text[:end]:
+        return text[:end].strip() or None, text[end + len(_THINK_CLOSE):].lstrip()
+    return None, text
+
+
+def tool_message(tool_call_id: str, content: Union[str, Sequence[Mapping[str, Any]]]) -> Dict[str, Any]:
+    """The tool-result message for the next request: ``{"role": "tool", "tool_call_id": ..., "content": ...}``.
+
+    ``content`` is a string, or a non-empty sequence of text parts ``{"type": "text", "text": str}``;
+    anything else raises TypeError or ValueError (encode a structured result yourself, with
+    ``json.dumps``).  ``tool_call_id`` is the call's ``id`` as received.
+    """
+    if not isinstance(tool_call_id, str):
+        raise TypeError(f"tool_call_id must be a str, got {type(tool_call_id).__name__}")
+    if isinstance(content, str):
+        return {"role": "tool", "tool_call_id": tool_call_id, "content": content}
+    if not isinstance(content, (list, tuple)):
+        raise TypeError(f"content must be a str or a list of text parts, got {type(content).__name__}")
+    if not content:
+        raise ValueError("content must not be an empty list")
+    parts = []
+    for index, part in enumerate(content):
+        if not (isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str)):
+            raise ValueError(f"content[{index}] is not a text part {{'type': 'text', 'text': str}}")
+        parts.append(_dump_json(part))
+    return {"role": "tool", "tool_call_id": tool_call_id, "content": parts}
+
+
+# --------------------------------------------------------------------------- reading a stream
+
+
+def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iterator[CreateChatCompletionStreamResponse]:
+    """Yield the chunks of a server-sent-events stream, checked as ``strict`` says.
+
+    ``source`` is the stream's text in str or bytes pieces cut anywhere (``httpx``'
+    ``iter_bytes()``; prefer it to httpx's ``iter_lines()``, which also splits at U+2028), an
+    iterable of lines with or without their endings (``requests``' ``iter_lines()``), a binary
+    or text file object (an ``http.client`` response, an open ``.sse`` file), or the whole
+    stream as one str or bytes.  Comment lines, ``event:`` lines, multi-line data, CR/LF and a
+    stream that ends without ``[DONE]`` are all handled; reading stops at ``[DONE]``.  For an
+    async source, use aiter_chunks.
+
+    An ``error`` event, a chunk that carries a non-null ``error``, or an error body marked
+    ``"object": "error"`` (older vLLM) raises StreamError with the provider's error and (when
+    ``keep`` is true) the chunks read before it.  A body that is no stream at all is never read
+    as an empty one: an error body raises APIError, a complete response or other text a
+    ValidationError that says what it is.  With ``keep=False`` nothing is retained between
+    chunks, so a stream of any length reads in constant memory.  A chunk that fails its check
+    raises ValidationError, its paths prefixed with the line number.
+    """
+    reader = _ChunkReader(strict, keep)
+    for piece in _read_pieces(_pieces(source, "iter_chunks", "aiter_chunks")):
+        yield from reader.feed(piece)
+        if reader.done:
+            return
+    yield from reader.close()
+
+
+async def aiter_chunks(source: Any, *, strict: bool = False,
+                       keep: bool = True) -> AsyncIterator[CreateChatCompletionStreamResponse]:
+    """iter_chunks for an async iterable of str or bytes pieces cut anywhere: httpx's
+    ``response.aiter_bytes()``, aiohttp's ``response.content.iter_any()`` or ``iter_chunked(n)``,
+    ``AsyncOpenAI``'s raw streaming response, Pyodide's ``pyfetch``.  Its chunks, errors and
+    edge cases are exactly those of iter_chunks; reading stops at ``[DONE]``, and the source
+    is then closed (``aclose()``) where it can be.
+    """
+    reader = _ChunkReader(strict, keep)
+    pieces = _async_pieces(source, "aiter_chunks", "iter_chunks")
+    async for piece in pieces:
+        for chunk in reader.feed(piece):
+            yield chunk
+        if reader.done:
+            close = getattr(pieces, "aclose", None)
+            if close is not None:
+                await close()
+            return
+    for chunk in reader.close():
+        yield chunk
+
+
+# --------------------------------------------------------------------------- accumulating a stream
+
+
+class ChatCompletionAccumulator:
+    """Rebuilds a full chat completion from stream chunks.
+
+    ``add(chunk)`` takes each chunk in order; ``snapshot()`` returns the response so far at any
+    point and ``result()`` the final one (the same thing, named for intent).  docs/streaming.md
+    has the merge rules.  snapshot() rebuilds the whole response, so calling it after every
+    chunk costs time quadratic in the stream's length: for a view per chunk, use
+    ChatCompletionEvents.
+    """
+
+    def __init__(self) -> None:
+        self._choices: Dict[int, _ChoiceState] = {}
+        self._first: Dict[str, Any] = {}
+        self._usage: Optional[CompletionUsage] = None
+        self._moderation: Optional[ChatCompletionModeration] = None
+        self._extra: Dict[str, Any] = {}
+        self._track = False  # whether choices record the tool calls each chunk adds to (see ChatCompletionEvents)
+        self.chunks: int = 0  # how many chunks add() has taken
+
+    def add(self, chunk: CreateChatCompletionStreamResponse) -> None:
+        """Take the next chunk (a parsed chunk, or a dict, which is parsed leniently)."""
+        if not isinstance(chunk, CreateChatCompletionStreamResponse):
+            chunk = CreateChatCompletionStreamResponse.from_dict(chunk)
+        try:
+            self._add(chunk)
+        except (AttributeError, TypeError, _Invalid) as error:
+            if hasattr(chunk, "_present"):  # parsed: the accumulator's own fault, not the chunk's
+                raise
+            # Only a chunk built by hand holds what no parse makes; say what is wrong with it.
+            CreateChatCompletionStreamResponse.from_dict(chunk.to_dict())
+            raise TypeError("add() takes chunks as from_dict() builds them, with models where the "
+                            "chunk has objects; this one holds something else "
+                            "(pass chunk.to_dict() instead)") from error
+
+    def _add(self, chunk: CreateChatCompletionStreamResponse) -> None:
+        self.chunks += 1
+        first = self._first
+        present = _present_of(chunk)
+        for key, expected, bit in _FIRST_VALUE_TYPES:
+            if key not in first or _empty(first[key]) or first[key] == 0:
+                if not present & bit:
+                    continue
+                value = getattr(chunk, key)
+                # A value of another type (only a chunk built by hand has one) is left out.
+                fits = value is None or (isinstance(value, expected) and not isinstance(value, bool))
+                if fits and (key not in first or not _empty(value)):
+                    first[key] = value
+        # Each nested model is absent, or of its model, or else (a dict in a chunk built by hand)
+        # raises TypeError, which add() turns into the reason.
+        usage = chunk.usage
+        if usage is None:
+            pass
+        elif isinstance(usage, CompletionUsage):
+            self._usage = usage
+        else:
+            raise TypeError
+        moderation = chunk.moderation
+        if moderation is None:
+            pass
+        elif isinstance(moderation, ChatCompletionModeration):
+            self._moderation = moderation
+        else:
+            raise TypeError
+        for key, value in chunk.extra.items():
+            if value is not None or key not in self._extra:
+                self._extra[key] = value
+        if isinstance(chunk.choices, (tuple, list)):
+            states = self._choices
+            for choice in chunk.choices:
+                index = choice.index
+                if type(index) is not int:  # absent, or a bool or an odd value in a chunk built by hand
+                    index = int(index) if isinstance(index, int) and not isinstance(index, bool) else 0
+                state = states.get(index)
+                if state is None:
+                    state = states[index] = _ChoiceState(index, self._track)
+                state.add(choice)
+
+    def snapshot(self) -> CreateChatCompletionResponse:
+        """The response gathered so far."""
+        document: Dict[str, Any] = {}
+        first = self._first
+        for key in ("id", "object", "created", "model", "choices", "moderation", "usage", "service_tier",
+                    "system_fingerprint"):
+            if key == "object":
+                document[key] = Object.CHAT_COMPLETION.value
+            elif key == "choices":
+                document[key] = [self._choices[i].to_dict() for i in sorted(self._choices)]
+            elif key == "usage":
+                if self._usage is not None:
+                    document[key] = self._usage.to_dict()
+            elif key == "moderation":
+                if self._moderation is not None:
+                    document[key] = self._moderation.to_dict()
+            elif key in first:
+                value = first[key]
+                document[key] = value.value if isinstance(value, enum.Enum) else value
+        _add_extras(document, self._extra, CreateChatCompletionResponse)
+        return CreateChatCompletionResponse.from_dict(document)
+
+    result = snapshot
+
+
+def accumulate(chunks: Iterable[Any]) -> CreateChatCompletionResponse:
+    """The full response that a sequence of chunks (parsed, or dicts) adds up to.
+
+    A chunk that fails its check raises ValidationError, its paths prefixed with the chunk's
+    index in ``chunks``, counted from 0 (``chunk 5: choices[0].delta.content``).
+    """
+    accumulator = ChatCompletionAccumulator()
+    if hasattr(chunks, "__aiter__") and not hasattr(chunks, "__iter__"):
+        raise TypeError("accumulate() reads a synchronous iterable; for an async one (aiter_chunks()) use aaccumulate()")
+    try:
+        items = iter(chunks)
+    except TypeError:
+        raise ValidationError([Problem("<root>", f"expected an iterable of chunks, got {_json_type(chunks)}")]) from None
+    for position, chunk in enumerate(items):
+        _add_at(accumulator, position, chunk)
+    return accumulator.result()
+
+
+async def aaccumulate(chunks: AsyncIterable[Any]) -> CreateChatCompletionResponse:
+    """accumulate() for an async iterable of chunks: ``await aaccumulate(aiter_chunks(response.aiter_bytes()))``."""
+    if not hasattr(chunks, "__aiter__"):
+        raise TypeError(f"aaccumulate() reads an async iterable; for {type(chunks).__name__} use accumulate()")
+    accumulator = ChatCompletionAccumulator()
+    position = 0
+    async for chunk in chunks:
+        _add_at(accumulator, position, chunk)
+        position += 1
+    return accumulator.result()
+
+
+# --------------------------------------------------------------------------- events as the stream goes
+#
+# What a user interface needs while a stream arrives: that text came, that reasoning started and
+# ended, that a tool call's arguments are complete.  ChatCompletionEvents turns each chunk into
+# typed events, by the accumulator's own rules, so that the last event's response is exactly
+# what accumulate() returns.  Each chunk costs time in proportion to what it adds; what an event
+# has gathered so far (the text, the arguments) is joined only when read.
+
+
+@dataclass(frozen=True, **_SLOTS)
+class StreamEvent:
+    """The base of every event that iter_events() yields; ``choice`` is the choice's index."""
+
+
+class _SoFar:
+    """Pieces gathered for one choice or call, shared by its events; each event reads its prefix."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self) -> None:
+        self.pieces: List[str] = []
+
+    def add(self, piece: str) -> int:
+        self.pieces.append(piece)
+        return len(self.pieces)
+
+    def text(self, count: Optional[int] = None) -> str:
+        return "".join(self.pieces if count is None else self.pieces[:count])
+
+
+@dataclass(frozen=True, **_SLOTS)
+class _Gathering(StreamEvent):
+    choice: int
+    delta: str
+    _so_far: _SoFar = field(repr=False, compare=False)
+    _count: int = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, **_SLOTS)
+class TextDelta(_Gathering):
+    """Text the choice's message gained; ``text`` is all of it so far."""
+
+    @property
+    def text(self) -> str:
+        return self._so_far.text(self._count)
+
+
+@dataclass(frozen=True, **_SLOTS)
+class TextDone(StreamEvent):
+    """The choice's text is complete (its choice finished, or the stream ended)."""
+
+    choice: int
+    text: str
+
+
+@dataclass(frozen=True, **_SLOTS)
+class RefusalDelta(_Gathering):
+    """Refusal text the choice's message gained; ``refusal`` is all of it so far."""
+
+    @property
+    def refusal(self) -> str:
+        return self._so_far.text(self._count)
+
+
+@dataclass(frozen=True, **_SLOTS)
+class RefusalDone(StreamEvent):
+    choice: int
+    refusal: str
+
+
+@dataclass(frozen=True, **_SLOTS)
+class ReasoningDelta(_Gathering):
+    """Reasoning text, from whichever field the server used (as ``message.reasoning`` reads it);
+    ``reasoning`` is all of it so far."""
+
+    @property
+    def reasoning(self) -> str:
+        return self._so_far.text(self._count)
+
+
+@dataclass(frozen=True, **_SLOTS)
+class ReasoningDone(StreamEvent):
+    """The reasoning is complete: the text or a tool call began, the choice finished, or the stream ended."""
+
+    choice: int
+    reasoning: str
+
+
+@dataclass(frozen=True, **_SLOTS)
+class ToolCallStarted(StreamEvent):
+    """A tool call began; ``index`` is its place in the message's ``tool_calls``."""
+
+    choice: int
+    index: int
+    id: Optional[str]
+    name: Optional[str]
+
+
+@dataclass(frozen=True, **_SLOTS)
+class ToolCallArgumentsDelta(_Gathering):
+    """More of a tool call's arguments.  ``arguments`` is the text so far; ``parsed`` is the JSON
+    value it holds so far, by parse_partial_json's rules.  ``parsed`` is the parser's live value,
+    which the call's later events go on changing (a copy per event would make a stream's cost
+    quadratic): ``copy.deepcopy`` it to keep it as it was."""
+
+    index: int = 0
+    parsed: Any = None
+
+    @property
+    def arguments(self) -> str:
+        return self._so_far.text(self._count)
+
+
+@dataclass(frozen=True, **_SLOTS)
+class ToolCallDone(StreamEvent):
+    """A tool call is complete: the next call began, its choice finished, or the stream ended
+    (never just because its arguments happen to parse).  ``arguments`` is their decoded JSON
+    value, as ``FunctionCall.parse_arguments()`` gives it, or None when they are not JSON."""
+
+    choice: int
+    index: int
+    call: ToolCall
+    arguments: Any
+
+
+@dataclass(frozen=True, **_SLOTS)
+class LogprobsDelta(StreamEvent):
+    """Log probabilities that came with the choice's tokens."""
+
+    choice: int
+    content: Tuple[ChatCompletionTokenLogprob, ...]
+    refusal: Tuple[ChatCompletionTokenLogprob, ...]
+
+
+@dataclass(frozen=True, **_SLOTS)
+class Finished(StreamEvent):
+    """The choice finished: the reason as sent, and normalized (see Choice.normalized_finish_reason)."""
+
+    choice: int
+    finish_reason: str
+    normalized: Optional[str]
+
+
+@dataclass(frozen=True, **_SLOTS)
+class UsageReported(StreamEvent):
+    """The stream reported token usage (usually once, in the last chunk)."""
+
+    usage: CompletionUsage
+
+
+@dataclass(frozen=True, **_SLOTS)
+class StreamDone(StreamEvent):
+    """The last event: the full response, equal to what accumulate() returns."""
+
+    response: CreateChatCompletionResponse
+
+
+class ChatCompletionEvents:
+    """Typed events from the chunks of a stream, fed in one at a time.
+
+    ``add(chunk)`` takes the next chunk (parsed, or a dict) and returns the events it brings;
+    ``finish()`` returns the events the end of the stream brings, the last of which is
+    StreamDone with the full response.  iter_events() and aiter_events() do this for a stream's
+    text.  Per choice: TextDelta and TextDone, RefusalDelta and RefusalDone, ReasoningDelta and
+    ReasoningDone, ToolCallStarted, ToolCallArgumentsDelta and ToolCallDone, LogprobsDelta and
+    Finished; per stream: UsageReported and StreamDone.
+    """
+
+    def __init__(self) -> None:
+        self.accumulator: ChatCompletionAccumulator = ChatCompletionAccumulator()
+        self.accumulator._track = True
+        self._choices: Dict[int, _ChoiceEvents] = {}
+
+    def add(self, chunk: Union[CreateChatCompletionStreamResponse, Mapping[str, Any]]) -> List[StreamEvent]:
+        """The events that this chunk brings, in order."""
+        if not isinstance(chunk, CreateChatCompletionStreamResponse):
+            chunk = CreateChatCompletionStreamResponse.from_dict(chunk)
+        self.accumulator.add(chunk)
+        events: List[StreamEvent] = []
+        states = self.accumulator._choices
+        for choice in chunk.choices:
+            index = choice.index if type(choice.index) is int else 0
+            state = states[index]
+            told = self._choices.get(index)
+            if told is None:
+                told = self._choices[index] = _ChoiceEvents()
+            self._choice_events(index, choice, state, told, events)
+        if chunk.usage is not None:
+            events.append(UsageReported(chunk.usage))
+        return events
+
+    def finish(self) -> List[StreamEvent]:
+        """The events that the end of the stream brings: what is still open is done, then StreamDone."""
+        events: List[StreamEvent] = []
+        for index in sorted(self._choices):
+            self._close(index, self._choices[index], events)
+        events.append(StreamDone(self.accumulator.result()))
+        return events
+
+    def _choice_events(self, index: int, choice: ChunkChoice, state: "_ChoiceState", told: _ChoiceEvents,
+                       events: List[StreamEvent]) -> None:
+        delta = choice.delta
+        reasoning = delta.reasoning
+        if reasoning:
+            if told.reasoning is None:
+                told.reasoning = _SoFar()
+            told.reasoning_open = True
+            events.append(ReasoningDelta(index, reasoning, told.reasoning, told.reasoning.add(reasoning)))
+        text = delta.text
+        if text:
+            self._end_reasoning(index, told, events)
+            if told.text is None:
+                told.text = _SoFar()
+            events.append(TextDelta(index, text, told.text, told.text.add(text)))
+        if delta.refusal:
+            if told.refusal is None:
+                told.refusal = _SoFar()
+            events.append(RefusalDelta(index, delta.refusal, told.refusal, told.refusal.add(delta.refusal)))
+        touched = state.touched
+        if touched:
+            self._end_reasoning(index, told, events)
+            for call in touched:
+                self._call_events(index, call, state, told, events)
+            touched.clear()
+        logprobs = choice.logprobs
+        if logprobs is not None and (logprobs.content or logprobs.refusal):
+            events.append(LogprobsDelta(index, logprobs.content, logprobs.refusal))
+        reason = state.finish_reason
+        if isinstance(reason, str) and reason and reason != told.finish_reason:
+            self._close(index, told, events)
+            told.finish_reason = reason
+            normalized = normalize_finish_reason(reason)
+            if normalized == "stop" and state.tool_calls:
+                normalized = "tool_calls"
+            events.append(Finished(index, reason, normalized))
+
+    def _call_events(self, index: int, call: "_ToolCallState", state: "_ChoiceState", told: _ChoiceEvents,
+                     events: List[StreamEvent]) -> None:
+        key = id(call)
+        known = told.calls.get(key)
+        if known is None:
+            # A new call: those before it in this choice are done.
+            while told.open_calls:
+                self._call_done(index, *told.open_calls.pop(0), told, events)
+            place = len(told.calls)
+            known = told.calls[key] = (place, _SoFar(), _PartialJSON())
+            told.open_calls.append((place, call))
+            told.seen[key] = 0
+            events.append(ToolCallStarted(index, place, call.id if isinstance(call.id, str) else None,
+                                          call.function.name if isinstance(call.function.name, str) else None))
+        place, so_far, partial = known
+        seen = told.seen[key]
+        pieces = call.function.arguments
+        if len(pieces) > seen:
+            piece = "".join(pieces[seen:])
+            told.seen[key] = len(pieces)
+            if piece:
+                partial.feed(piece)
+                events.append(ToolCallArgumentsDelta(index, piece, so_far, so_far.add(piece), place, partial.value()))
+
+    def _call_done(self, index: int, place: int, call: "_ToolCallState", told: _ChoiceEvents,
+                   events: List[StreamEvent]) -> None:
+        document = call.to_dict()
+        kind = document.get("type")
+        model: Type[_Model] = ChatCompletionMessageToolCall
+        if isinstance(kind, str):
+            model = _TOOL_CALL_TYPES.get(kind, ChatCompletionMessageToolCall)
+        built: ToolCall = model.from_dict(document)  # type: ignore[assignment]
+        arguments: Any = None
+        if isinstance(built, ChatCompletionMessageToolCall):
+            try:
+                arguments = _decode_arguments(_function_of(built)[1], "arguments")
+            except ValidationError:
+                arguments = None
+        events.append(ToolCallDone(index, place, built, arguments))
+
+    def _end_reasoning(self, index: int, told: _ChoiceEvents, events: List[StreamEvent]) -> None:
+        if told.reasoning_open and told.reasoning is not None:
+            told.reasoning_open = False
+            events.append(ReasoningDone(index, told.reasoning.text()))
+
+    def _close(self, index: int, told: _ChoiceEvents, events: List[StreamEvent]) -> None:
+        self._end_reasoning(index, told, events)
+        while told.open_calls:
+            self._call_done(index, *told.open_calls.pop(0), told, events)
+        if told.text is not None:
+            events.append(TextDone(index, told.text.text()))
+            told.text = None
+        if told.refusal is not None:
+            events.append(RefusalDone(index, told.refusal.text()))
+            told.refusal = None
+
+
+def iter_events(source: Any, *, strict: bool = False) -> Iterator[StreamEvent]:
+    """Typed events as a server-sent-events stream goes (see ChatCompletionEvents); ``source``
+    is what iter_chunks takes.  The last event is StreamDone, holding the full response."""
+    events = ChatCompletionEvents()
+    for chunk in iter_chunks(source, strict=strict, keep=False):
+        yield from events.add(chunk)
+    yield from events.finish()
+
+
+async def aiter_events(source: Any, *, strict: bool = False) -> AsyncIterator[StreamEvent]:
+    """iter_events for an async iterable of str or bytes pieces (what aiter_chunks takes)."""
+    events = ChatCompletionEvents()
+    async for chunk in aiter_chunks(source, strict=strict, keep=False):
+        for event in events.add(chunk):
+            yield event
+    for event in events.finish():
+        yield event
+
+
+# --------------------------------------------------------------------------- partial JSON
+#
+# A streamed tool call's arguments, read as they arrive (the parser is _PartialJSON, below).
+
+
+def parse_partial_json(text: str) -> Any:
+    """The value that an unfinished JSON text holds so far (a streamed tool call's ``arguments``).
+
+    Everything finished is there as json.loads would give it, plus the member being read when
+    it can only grow: an unfinished string as its text so far (a half-read escape, or a high
+    surrogate waiting for its low half, held back), while an unfinished number, a literal not
+    yet spelled out (``tru``), an unfinished key and a key whose value has not begun are left
+    out.  Objects and arrays appear as soon as they open.  ``""`` gives None.  Text that can
+    never become JSON gives what was read before the first character that makes it so.  NaN
+    and Infinity are accepted, as json.loads accepts them; nesting deeper than 500 is refused.
+    Never raises.  ChatCompletionEvents keeps one incremental parser per tool call, so that the
+    whole of a stream's arguments costs linear time.
+    """
+    parser = _PartialJSON()
+    parser.feed(text)
+    return parser.value()
+
+
+# --------------------------------------------------------------------------- checking many documents
+
+
+@dataclass(frozen=True)
+class DocumentCheck:
+    """What check_document() found in one document: a flat record of plain values, picklable.
+
+    ``kind`` is "response", "chunk", "error body" or "batch line" (the command line also makes
+    records of kind "stream"); ``status`` is "valid", "invalid" or "error" (the server reported
+    an error).  Problems are kept up to MAX_KEPT_PROBLEMS, the rest counted in ``unkept_problems``.
+    Model names and errors are shortened to MAX_SHOWN_MESSAGE characters.  Token counts are 0
+    where the document has none; ``has_usage`` says whether it reported usage at all.
+    """
+
+    kind: str
+    status: str
+    valid: bool
+    problems: Tuple[Problem, ...] = ()
+    unkept_problems: int = 0
+    model: Optional[str] = None
+    finish_reasons: Tuple[Optional[str], ...] = ()
+    has_usage: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    tool_calls: int = 0
+    refusals: int = 0
+    error: Optional[str] = None
+    error_code: Optional[str] = None
+    status_code: Optional[int] = None
+    custom_id: Optional[str] = None
+
+
+def check_document(document: Any, *, strict: bool = False, path: str = "") -> DocumentCheck:
+    """Check one decoded document (or its JSON text) and return a DocumentCheck.
+
+    The document may be a response, a chunk, an error body, or a line of OpenAI Batch API output.
+    ``path`` names where the document sits inside a wrapping record, keys joined by dots
+    ("response" or "response.body"); a record without it is invalid.  Never raises for bad input.
+    """
+    if isinstance(document, (str, bytes, bytearray)):
+        if isinstance(document, str) and document.startswith("\ufeff"):  # a file's first line, read as text
+            document = document[1:]
+        try:
+            document = _json_loads(document)
+        except RecursionError:
+            return _invalid_record("response", Problem("<root>", "invalid JSON: nested too deeply"))
+        except ValueError as exc:
+            return _invalid_record("response", Problem("<root>", f"invalid JSON: {exc}"))
+    return _check(document, strict, path)[0]
+
+
+@dataclass
+class Summary:
+    """Counts over many DocumentCheck records: add() one, merge() another summary.
+
+    Merging the summaries of two parts, in any order, gives the summary of one pass over both.
+    Of the distinct models, and of the finish reasons, the MAX_KEPT_NAMES first in sorted order
+    are counted by name and the rest in ``other_models`` and ``other_finish_reasons``: a rule
+    that gives the same names however the documents are split.  A missing name counts as "(none)".
+    """
+
+    documents: int = 0
+    valid: int = 0
+    invalid: int = 0
+    request_errors: int = 0
+    models: Dict[str, int] = field(default_factory=dict)
+    other_models: int = 0
+    finish_reasons: Dict[str, int] = field(default_factory=dict)
+    other_finish_reasons: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    tool_calls: int = 0
+    refusals: int = 0
+
+    def add(self, record: DocumentCheck) -> None:
+        self.documents += 1
+        if record.status == "valid":
+            self.valid += 1
+        elif record.status == "error":
+            self.request_errors += 1
+            return
+        else:
+            self.invalid += 1
+            return
+        model = "(none)" if record.model is None else record.model
+        models = self.models
+        if model in models:
+            models[model] += 1
+        else:
+            self.other_models += _count_name(models, model, 1)
+        reasons = self.finish_reasons
+        for reason in record.finish_reasons:
+            name = "(none)" if reason is None else reason
+            if name in reasons:
+                reasons[name] += 1
+            else:
+                self.other_finish_reasons += _count_name(reasons, name, 1)
+        self.prompt_tokens += record.prompt_tokens
+        self.completion_tokens += record.completion_tokens
+        self.total_tokens += record.total_tokens
+        self.cached_tokens += record.cached_tokens
+        self.reasoning_tokens += record.reasoning_tokens
+        self.tool_calls += record.tool_calls
+        self.refusals += record.refusals
+
+    def merge(self, other: "Summary") -> "Summary":
+        """Add another summary's counts to this one; returns self."""
+        if other is self:
+            other = copy.deepcopy(other)
+        for name in ("documents", "valid", "invalid", "request_errors", "other_models", "other_finish_reasons",
+                     "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens",
+                     "tool_calls", "refusals"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.other_models += _merge_names(self.models, other.models)
+        self.other_finish_reasons += _merge_names(self.finish_reasons, other.finish_reasons)
+        return self
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The summary as the command line's --json prints it."""
+        return {"documents": self.documents, "valid": self.valid, "invalid": self.invalid,
+                "request_errors": self.request_errors, "models": dict(sorted(self.models.items())),
+                "other_models": self.other_models, "finish_reasons": dict(sorted(self.finish_reasons.items())),
+                "other_finish_reasons": self.other_finish_reasons,
+                "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens,
+                           "cached": self.cached_tokens, "reasoning": self.reasoning_tokens,
+                           "total": self.total_tokens},
+                "tool_calls": self.tool_calls, "refusals": self.refusals}
+
+    def lines(self) -> List[str]:
+        """The summary as the command line prints it, one string a line."""
+        def counts(table: Dict[str, int], other: int) -> str:
+            text = ", ".join(f"{_report_name(name)} ({n})" for name, n in sorted(table.items(), key=lambda kv: (-kv[1], kv[0])))
+            if other:
+                text += f", other ({other})"
+            return text or "-"
+        head = f"{_plural(self.documents, 'document')}: {self.valid} valid, {self.invalid} invalid"
+        if self.request_errors:
+            head += ", " + _plural(self.request_errors, "request error")
+        return [
+            "summary: " + head,
+            "  models: " + counts(self.models, self.other_models),
+            "  finish reasons: " + counts(self.finish_reasons, self.other_finish_reasons),
+            f"  tokens: prompt {self.prompt_tokens} (cached {self.cached_tokens}), completion {self.completion_tokens} "
+            f"(reasoning {self.reasoning_tokens}), total {self.total_tokens}",
+            f"  tool calls: {self.tool_calls}, refusals: {self.refusals}",
+        ]
+
+
+# --------------------------------------------------------------------------- the implementation
+#
+# Everything below is private: what the public part above is made of.
+
+
+# --------------------------------------------------------------------------- JSON values and paths
+
+
+class _Missing(enum.Enum):
+    """A key absent from the JSON, inside the machinery only: no attribute ever holds it."""
+
+    MISSING = "MISSING"
+
+    def __repr__(self) -> str:
+        return "_MISSING"
+
+
+_MISSING = _Missing.MISSING
+
+
+class _Invalid(Exception):
+    """Raised by the fast path; the caller then runs the explaining pass to say why.
+
+    Always raised as the class, so each rejection gets a fresh instance: re-raising one shared
+    instance would chain every traceback onto it and keep the rejected documents alive.
+    """
+
+
+def _restore_api_error(cls: Type[APIError], state: Dict[str, Any], errors: Tuple[Problem, ...]) -> APIError:
+    error = cls.__new__(cls)
+    ValidationError.__init__(error, errors)
+    error.__dict__.update(state)
+    return error
+
+
+_JSON_SCALARS: FrozenSet[type] = frozenset((str, int, float, bool, type(None)))
+_isfinite = math.isfinite
+
+
+def _json_type(value: Any) -> str:
+    t = type(value)
+    if t is bool:
+        return "bool"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return t.__name__
+
+
+def _quote(value: Any) -> str:
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    try:
+        text = repr(value)
+    except Exception:  # a user's own object with a broken __repr__
+        text = "?"
+    if len(text) > MAX_QUOTE:
+        text = text[: MAX_QUOTE - 3] + "..."
+    return " " + text
+
+
+def _got(expected: str, value: Any) -> str:
+    return f"expected {expected}, got {_json_type(value)}{_quote(value)}"
+
+
+def _join(path: str, key: Any) -> str:
+    """The path of ``key`` inside the value at ``path``, kept to MAX_PATH characters."""
+    if isinstance(key, int):
+        path = f"{path}[{key}]"
+    elif isinstance(key, str) and key.isidentifier() and len(key) <= MAX_QUOTE:
+        path = f"{path}.{key}" if path else key
+    else:
+        name = json.dumps(key if len(key) <= MAX_QUOTE else key[:MAX_QUOTE - 3] + "...") if isinstance(key, str) \
+            else _quote(key).strip()
+        path = f"{path}[{name}]"
+    return _cut(path)
+
+
+def _cut(path: str) -> str:
+    """A path kept to MAX_PATH characters: its start and its end, with "..." between."""
+    if len(path) > MAX_PATH:
+        path = path[:MAX_PATH // 2] + "..." + path[-(MAX_PATH // 2 - 3):]
+    return path
+
+
+def _path_or_root(path: str) -> str:
+    return path or "<root>"
+
+
+class _Where:
+    """Where the explaining pass is, as a chain of keys from the root: a small object per value
+    visited, turned into path text only for a problem kept, each link's text made once.
+
+    So explaining costs time and memory linear in the document, however long its keys and
+    however deep its paths (a path's text is kept to MAX_PATH characters).
+    """
+
+    __slots__ = ("parent", "key", "text")
+
+    def __init__(self, parent: "Optional[_Where]", key: Any) -> None:
+        self.parent = parent
+        self.key = key
+        self.text: Optional[str] = None
+
+    def path(self) -> str:
+        chain: List[_Where] = []
+        where: Optional[_Where] = self
+        while where is not None and where.text is None:
+            chain.append(where)
+            where = where.parent
+        text = "" if where is None else where.text or ""
+        # The text is kept on the parent (for its other children's problems) and on every 32nd
+        # link, so that a walk is short and a deep chain keeps few texts of up to MAX_PATH each.
+        for position, link in enumerate(reversed(chain), 1):
+            text = _join(text, link.key)
+            if link is self.parent or not position % 32:
+                link.text = text
+        return text
+
+
+class _Problems:
+    """The problems found in one document: the first MAX_KEPT_PROBLEMS, and a count of the rest."""
+
+    __slots__ = ("kept", "unkept")
+
+    def __init__(self) -> None:
+        self.kept: List[Problem] = []
+        self.unkept = 0
+
+    def add(self, where: Optional[_Where], message: str) -> None:
+        if len(self.kept) < MAX_KEPT_PROBLEMS:
+            self.kept.append(Problem(_path_or_root(where.path()) if where is not None else "<root>", message))
+        else:
+            self.unkept += 1
+
+    def error(self) -> ValidationError:
+        return ValidationError(self.kept, self.unkept)
+
+
+def _copy_json(value: Any, dumping: bool = False) -> Any:
+    """A deep copy of a JSON value, refusing anything JSON cannot hold.
+
+    Iterative, so nesting as deep as json.loads produces cannot overflow the stack.
+    Subclasses of the JSON types come back as the plain types.  ``dumping`` is for to_dict(),
+    which meets what a hand-built object holds: models, tuples and other mappings are converted,
+    and anything else is passed on as it is, for json.dumps() or from_dict() to judge.
+    """
+    t = type(value)
+    if t in _JSON_SCALARS:
+        return value
+    root, pending = _new_container(value, dumping)
+    stack: List[Tuple[Any, Any, int]] = [(value, root, 1)] if pending else []
+    while stack:
+        source, target, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            if dumping:  # to_dict() of an object built by hand
+                raise ValueError(f"a value nested more than {MAX_DEPTH} levels deep, or circular")
+            raise _Invalid
+        if isinstance(target, list):
+            for item in source:
+                if type(item) in _JSON_SCALARS:
+                    target.append(item)
+                else:
+                    copy, pending = _new_container(item, dumping)
+                    target.append(copy)
+                    if pending:
+                        stack.append((item, copy, depth + 1))
+        else:
+            for key, item in source.items():
+                if type(key) is not str:
+                    if isinstance(key, str):
+                        key = str.__str__(key)
+                    elif not dumping:
+                        raise _Invalid
+                if type(item) in _JSON_SCALARS:
+                    target[key] = item
+                else:
+                    copy, pending = _new_container(item, dumping)
+                    target[key] = copy
+                    if pending:
+                        stack.append((item, copy, depth + 1))
+    return root
+
+
+def _new_container(value: Any, dumping: bool) -> Tuple[Any, bool]:
+    """An empty container to copy ``value`` into (or a plain scalar), and whether to fill it."""
+    if isinstance(value, dict):
+        return {}, True
+    if isinstance(value, list):
+        return [], True
+    if isinstance(value, bool):
+        return bool(value), False
+    if isinstance(value, str):
+        return str.__str__(value), False
+    if isinstance(value, int):
+        return int(value), False
+    if isinstance(value, float):
+        return float(value), False
+    if type(value) is _Text:  # what the accumulator gathered
+        return "".join(value.pieces), False
+    if not dumping:
+        raise _Invalid
+    if isinstance(value, _Model):
+        return value.to_dict(), False
+    if isinstance(value, tuple):
+        return [], True
+    if isinstance(value, Mapping):
+        return {}, True
+    return value, False
+
+
+def _all_finite(column: List[Any]) -> bool:
+    """Whether a column of numbers holds no NaN or infinity.  Their sum is finite only if they all
+    are (NaN or an infinity makes it NaN or infinite): one quick C-level pass in the usual case."""
+    try:
+        if _isfinite(sum(column)):
+            return True
+    except (TypeError, OverflowError):  # a null, or ints too large for a float
+        pass
+    return all(_isfinite(value) for value in column if type(value) is float)  # finite values may overflow
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether a JSON value (as _copy_json makes them) holds NaN or an infinity anywhere."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        t = type(item)
+        if t is float:
+            if not _isfinite(item):
+                return True
+        elif t is list:
+            stack.extend(item)
+        elif t is dict:
+            stack.extend(item.values())
+    return False
+
+
+def _dump_json(value: Any) -> Any:
+    """to_dict() of a value that no parse would have stored where it is (see _copy_json)."""
+    return _copy_json(value, True)
+
+
+def _explain_json(value: Any, where: Optional[_Where], problems: _Problems, finite: bool = False) -> None:
+    """Report what makes ``value`` something other than JSON (the explaining twin of _copy_json);
+    ``finite`` also reports NaN and the infinities (strict mode)."""
+    stack: List[Tuple[Any, Optional[_Where], int]] = [(value, where, 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, (str, int, float)) or item is None:
+            if finite and isinstance(item, float) and not _isfinite(item):
+                problems.add(where, f"expected a finite number, got {item!r}: NaN and Infinity are not JSON")
+            continue
+        if depth > MAX_DEPTH:
+            problems.add(where, f"nested deeper than {MAX_DEPTH} levels")
+            return
+        if isinstance(item, list):
+            stack.extend((x, _Where(where, i), depth + 1) for i, x in enumerate(item))
+        elif isinstance(item, dict):
+            for key, x in item.items():
+                if not isinstance(key, str):
+                    problems.add(where, f"object key must be str, got {_json_type(key)}{_quote(key)}")
+                else:
+                    stack.append((x, _Where(where, key), depth + 1))
+        else:
+            problems.add(where, f"expected a JSON value, got {type(item).__name__}")
+
+
+def _at(place: str, path: str) -> str:
+    """A problem's path in a document that sits at ``place`` in a sequence: ``line 7`` of a stream
+    or file, ``chunk 5`` of an iterable (counted from 0, as Python indexes it).  One grammar
+    everywhere: ``line 7: choices[0].delta.content``, ``line 7: <root>``."""
+    return _cut(f"{place}: {path}")
+
+
+def _placed(error: ValidationError, place: str) -> ValidationError:
+    """``error`` with every path at ``place`` (see _at)."""
+    return ValidationError([Problem(_at(place, problem.path), problem.message) for problem in error.errors],
+                           error.unkept)
+
+
+def _under(prefix: str, path: str) -> str:
+    """A problem's path inside the value that ``prefix`` names (a batch line's body: ``response.body``)."""
+    if path == "<root>":
+        return prefix
+    return _cut(prefix + path if path.startswith("[") else prefix + "." + path)
+
+
+# --------------------------------------------------------------------------- kinds of field
+#
+# A kind knows how to check and convert one JSON value (``parse``, raising _Invalid on the
+# fast path), how to say what is wrong with it (``explain``), and how to turn the converted
+# value back into JSON (``dump``).  Each model field has one kind per mode, chosen once at
+# import; the shared core in _Plan does the rest.
+
+
+class _Kind:
+    nullable = False
+    # What the field holds for JSON null, and for a missing key (the dataclass default).
+    null: Any = None
+    default: Any = None
+    # The exact Python types that parse() returns unchanged.
+    plain: FrozenSet[type] = frozenset()
+    # Whether dump() must convert the stored value (nested models, tuples, mappings), and the
+    # types of value it converts its own way: what parse() stores, and what a hand-built object
+    # may hold instead (a list for a tuple, a dict for a read-only map).
+    needs_dump = False
+    stored: FrozenSet[type] = frozenset()
+
+    def parse(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
+        raise NotImplementedError
+
+    def dump(self, value: Any) -> Any:
+        """Convert a value of one of the ``stored`` types."""
+        return value
+
+    def dump_any(self, value: Any) -> Any:
+        """Convert any value: dump() for what this kind stores, anything else as JSON."""
+        return self.dump(value) if type(value) in self.stored else _dump_json(value)
+
+
+class _ScalarKind(_Kind):
+    """str, int, number or bool; a string may be held to an enum's values (strict mode only).
+
+    Enum values are kept as the plain strings received: the str enums compare equal to them,
+    and no conversion is paid in either direction.
+    """
+
+    def __init__(self, name: str, nullable: bool, only: Optional[Tuple[str, ...]] = None,
+                 finite: bool = False) -> None:
+        self.name = name
+        self.nullable = nullable
+        self.only: Optional[FrozenSet[str]] = frozenset(only) if only is not None else None
+        # Strict mode refuses NaN and the infinities, which JSON cannot write; lenient keeps them
+        # (servers send -Infinity logprobs), so a float is kept as it is only there.
+        self.finite = finite and name == "number"
+        base = {"str": (str,), "int": (int,), "number": (int, float), "bool": (bool,)}[name]
+        nulls = (type(None),) if nullable else ()
+        kept = (int,) if self.finite else base
+        self.plain = frozenset(kept + nulls) if only is None else frozenset(nulls)
+        self.accepts = frozenset(base + nulls)  # the JSON types of the field, enum or not
+        self.expected = name
+        if only is not None:
+            self.expected = "one of " + ", ".join(repr(value) for value in only)
+        if nullable:
+            self.expected += " or null"
+
+    def parse(self, value: Any) -> Any:
+        t = type(value)
+        if value is None:
+            if self.nullable:
+                return None
+            raise _Invalid
+        name = self.name
+        if name == "str":
+            if t is not str:
+                if not isinstance(value, str):
+                    raise _Invalid
+                value = str.__str__(value)
+            if self.only is not None and value not in self.only:
+                raise _Invalid
+            return value
+        if t is bool:
+            if name == "bool":
+                return value
+            raise _Invalid
+        if name == "bool":
+            raise _Invalid
+        if t is int:
+            return value
+        if t is float:
+            if name == "number":
+                if self.finite and not _isfinite(value):
+                    raise _Invalid
+                return value
+            # JSON Schema counts 2.0 as an integer; keep the annotation honest by storing int.
+            if value.is_integer():
+                return int(value)
+            raise _Invalid
+        if isinstance(value, int) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, float):
+            return self.parse(float(value))
+        raise _Invalid
+
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
+        try:
+            self.parse(value)
+        except _Invalid:
+            if isinstance(value, float) and not _isfinite(value) and self.name == "number":
+                problems.add(where, f"expected a finite number, got {value!r}: NaN and Infinity are not JSON")
+            else:
+                problems.add(where, _got(self.expected, value))
+
+
+class _EnumKind(_ScalarKind):
+    """A string held to an enum's values (strict mode); the usual case is checked first."""
+
+    only: FrozenSet[str]
+
+    def __init__(self, nullable: bool, only: Tuple[str, ...]) -> None:
+        super().__init__("str", nullable, only)
+
+    def parse(self, value: Any) -> Any:
+        if type(value) is str and value in self.only:
+            return value
+        return super().parse(value)
+
+
+class _ModelKind(_Kind):
+    """A kind whose stored values are models (``stored`` holds their classes)."""
+
+    needs_dump = True
+
+    def dump(self, value: Any) -> Any:
+        return value.to_dict()
+
+    def dump_any(self, value: Any) -> Any:
+        # The base class's, without its call to dump(): to_dict() of logprobs 4% faster (bench/compare.py).
+        if type(value) in self.stored:
+            return value.to_dict()
+        return _dump_json(value)
+
+
+class _ObjectKind(_ModelKind):
+    """A nested model."""
+
+    def __init__(self, model: "Type[_Model]", strict: bool, nullable: bool, always: bool) -> None:
+        self.model = model
+        self.stored = frozenset({model})
+        self.plan = _plans_of(model)[strict]
+        self.nullable = nullable
+        # An object the spec requires is always an instance: empty, and marked as null when it was.
+        self.null = model._null if always else None
+        self.default = model._absent if always else None
+        self.plain = _NONE_TYPE if nullable and not always else frozenset()
+        self.build = (self.plan.taking_null() if always and nullable else self.plan).build
+
+    def parse(self, value: Any) -> Any:
+        if value is None:
+            if self.nullable:
+                return self.null
+            raise _Invalid
+        return self.build(value)
+
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
+        if not isinstance(value, dict):
+            if not (value is None and self.nullable):
+                problems.add(where, _got("object or null" if self.nullable else "object", value))
+            return
+        self.plan.explain(value, where, problems)
+
+
+class _OneOfKind(_ModelKind):
+    """Models told apart by their ``type`` key (tool calls, moderation results)."""
+
+    def __init__(self, by_type: "Dict[str, Type[_Model]]", fallback: "Optional[Type[_Model]]",
+                 strict: bool, nullable: bool, always: bool, empty: "Type[_Model]") -> None:
+        self.by_type = by_type
+        self.stored = frozenset(by_type.values())
+        self.nullable = nullable
+        self.null = empty._null if always else None
+        self.default = empty._absent if always else None
+        self.plain = _NONE_TYPE if nullable and not always else frozenset()
+        self.plans = {tag: _plans_of(model)[strict] for tag, model in by_type.items()}
+        self.fallback_plan = _plans_of(fallback)[strict] if fallback is not None else None
+
+    def _plan_for(self, value: Any) -> Optional[_Plan]:
+        """The plan for a value's ``type``, else the fallback (lenient mode), else None."""
+        tag = value.get("type") if isinstance(value, dict) else None
+        plan = self.plans.get(tag) if isinstance(tag, str) else None
+        return plan if plan is not None else self.fallback_plan
+
+    def parse(self, value: Any) -> Any:
+        if value is None and self.nullable:
+            return self.null
+        plan = self._plan_for(value)
+        if plan is None:
+            raise _Invalid
+        return plan.build(value)
+
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
+        if value is None and self.nullable:
+            return
+        if not isinstance(value, dict):
+            problems.add(where, _got("object or null" if self.nullable else "object", value))
+            return
+        plan = self._plan_for(value)
+        if plan is None:
+            tags = " or ".join(repr(t) for t in self.by_type)
+            problems.add(_Where(where, "type"), _got(tags, value.get("type", _MISSING))
+                                    if "type" in value else f"required key is missing (one of {tags})")
+            return
+        plan.explain(value, where, problems)
+
+
+class _ArrayKind(_Kind):
+    """A JSON array, stored as a tuple of converted items (or _NULL_ARRAY, for null)."""
+
+    needs_dump = True
+
+    default = ()
+    null = _NULL_ARRAY
+
+    def __init__(self, item: _Kind, nullable: bool) -> None:
+        self.item = item
+        self.nullable = nullable
+        self.stored = _SEQUENCE_TYPES
+        self.item_plain = item.plain if not item.needs_dump else frozenset()
+        self.item_needs_dump = item.needs_dump
+        # Items that are models go straight to their plan, many at a time.
+        self.item_plan = item.plan if isinstance(item, _ObjectKind) and not item.nullable else None
+
+    def parse(self, value: Any) -> Any:
+        if type(value) is not list:
+            if value is None and self.nullable:
+                return _NULL_ARRAY
+            if not isinstance(value, list):
+                raise _Invalid
+            value = list(value)
+        if not value:
+            return ()
+        if self.item_plan is not None:
+            if len(value) < COLUMN_MIN:
+                return tuple(map(self.item_plan.build, value))
+            return tuple(_build_many(self.item_plan, value))
+        # One C-level pass over the item types checks arrays of scalars (bytes) at once.
+        if self.item_plain and self.item_plain.issuperset(map(type, value)):
+            return tuple(value)
+        return tuple(map(self.item.parse, value))
+
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
+        if not isinstance(value, list):
+            if not (value is None and self.nullable):
+                problems.add(where, _got("array" + (" or null" if self.nullable else ""), value))
+            return
+        for index, item in enumerate(value):
+            self.item.explain(item, _Where(where, index), problems)
+
+    def dump(self, value: Any) -> Any:
+        # Items of scalars are not checked: such arrays (bytes) are long and many, and checking each
+        # item of a hand-built one would cost logprobs-heavy responses a fifth of their to_dict().
+        if not self.item_needs_dump:
+            return list(value)
+        return list(map(self.item.dump_any, value))
+
+
+class _MapKind(_Kind):
+    """A JSON object with free keys and typed values, stored as a read-only mapping."""
+
+    needs_dump = True
+
+    def __init__(self, value: _Kind, nullable: bool) -> None:
+        self.value = value
+        self.nullable = nullable
+        self.stored = _MAPPING_TYPES
+        self.plain = _NONE_TYPE if nullable else frozenset()
+
+    def parse(self, value: Any) -> Any:
+        if value is None and self.nullable:
+            return None
+        if not isinstance(value, dict):
+            raise _Invalid
+        parse = self.value.parse
+        result = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _Invalid
+            result[str.__str__(key)] = parse(item)
+        return _ReadOnlyDict(result)
+
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
+        if value is None and self.nullable:
+            return
+        if not isinstance(value, dict):
+            problems.add(where, _got("object" + (" or null" if self.nullable else ""), value))
+            return
+        for key, item in value.items():
+            if not isinstance(key, str):
+                problems.add(where, f"object key must be str, got {_json_type(key)}{_quote(key)}")
+            else:
+                self.value.explain(item, _Where(where, key), problems)
+
+    def dump(self, value: Any) -> Any:
+        if not self.value.needs_dump:  # values are not checked, as in arrays of scalars
+            return dict(value)
+        dump_any = self.value.dump_any
+        return {key: dump_any(item) for key, item in value.items()}
+
+
+class _ContentKind(_Kind):
+    """Lenient message content: a string, null, or an array of content parts (Mistral)."""
+
+    needs_dump = True
+    nullable = True
+    plain = _TEXT_TYPES
+    stored = _SEQUENCE_TYPES
+
+    def parse(self, value: Any) -> Any:
+        if type(value) is str or value is None:
+            return value
+        if isinstance(value, str):
+            return str.__str__(value)
+        if not isinstance(value, list):
+            raise _Invalid
+        parts = []
+        for part in value:
+            if not isinstance(part, dict):
+                raise _Invalid
+            parts.append(_copy_json(part))
+        return tuple(parts)
+
+    def explain(self, value: Any, where: Optional[_Where], problems: _Problems) -> None:
+        if isinstance(value, str) or value is None:
+            return
+        if not isinstance(value, list):
+            problems.add(where, _got("str, null or array of content parts", value))
+            return
+        for index, part in enumerate(value):
+            if not isinstance(part, dict):
+                problems.add(_Where(where, index), _got("object", part))
+            else:
+                _explain_json(part, _Where(where, index), problems)
+
+    def dump(self, value: Any) -> Any:
+        return _dump_json(value)
+
+
+# --------------------------------------------------------------------------- the shared core
+
+
+class _Plan:
+    """Everything needed to parse or explain one model in one mode, computed once, on first use.
+
+    ``build`` checks and converts one object (``_build_many`` a long list of them), raising
+    _Invalid without saying why; only ``explain`` says what is wrong.  Every model uses this one core.
+    """
+
+    def __init__(self, model: "Type[_Model]", strict: bool) -> None:
+        decls: List[Tuple[str, _Decl]] = [
+            (f.name, f.metadata["decl"]) for f in fields(model) if "decl" in f.metadata]  # type: ignore[arg-type]
+        self.model = model
+        self.keys: Tuple[str, ...] = tuple(name for name, _ in decls)
+        self.keyset: FrozenSet[str] = frozenset(self.keys)
+        self.size = len(self.keys)
+        self.kinds: Tuple[_Kind, ...] = tuple(d.make(strict) for _, d in decls)
+        self.required: Tuple[bool, ...] = tuple(strict and d.required for _, d in decls)
+        self.bits: Tuple[int, ...] = model._bits
+        # Per known field: the value types kept as they are, the parse for the rest, and the
+        # value for a missing key.  A nested model's parse is its plan's build, which takes null
+        # itself where the field does (see taking_null): one call less per nested object, and
+        # parsing 3 to 9% faster (bench/compare.py).
+        self.plains: Tuple[FrozenSet[type], ...] = tuple(kind.plain for kind in self.kinds)
+        self.parsers: Tuple[Callable[[Any], Any], ...] = tuple(
+            kind.build if isinstance(kind, _ObjectKind) else kind.parse for kind in self.kinds)
+        self.defaults: Tuple[Any, ...] = tuple(kind.default for kind in self.kinds)
+        self.required_bits = sum(bit for bit, required in zip(self.bits, self.required) if required)
+        self.required_keys = frozenset(key for key, required in zip(self.keys, self.required) if required)
+        self.getters = tuple(itemgetter(key) for key in self.keys)
+        self.column_parsers = tuple(map(_column_parser, self.kinds))
+        self.twin = model._twin
+        self.strict = strict
+        self.mode = "strict" if strict else "lenient"
+        # For the two top-level models, the check that the document is a chat completion at all.
+        self.document: Optional[_Document] = _DOCUMENTS.get(model.__name__)
+        # Check and convert one object (raising _Invalid without saying why): generated code.
+        self.null: Any = None
+        self.build: Callable[[Any], Any] = _generated_build(self)
+        self.build_rows: Callable[..., List[Any]] = _generated_build_rows(self)  # see _build_many
+
+    def extras(self, data: Mapping[Any, Any]) -> Mapping[str, Any]:
+        keyset = self.keyset
+        extra = {}
+        for key, value in data.items():
+            if key not in keyset:
+                if type(key) is not str:
+                    if not isinstance(key, str):
+                        raise _Invalid
+                    key = str.__str__(key)
+                extra[key] = _copy_json(value)
+                if self.strict and _has_non_finite(extra[key]):
+                    raise _Invalid
+        return _ReadOnlyDict(extra)
+
+    def explain(self, data: Any, where: Optional[_Where], problems: _Problems) -> None:
+        if not isinstance(data, dict):
+            problems.add(where, _got("object", data))
+            return
+        for key, kind, required in zip(self.keys, self.kinds, self.required):
+            if key in data:
+                kind.explain(data[key], _Where(where, key), problems)
+            elif required:
+                problems.add(_Where(where, key), "required key is missing")
+        keyset = self.keyset
+        for key, value in data.items():
+            if not isinstance(key, str):
+                problems.add(where, f"object key must be str, got {_json_type(key)}{_quote(key)}")
+            elif key not in keyset:
+                _explain_json(value, _Where(where, key), problems, self.strict)
+
+    def taking_null(self) -> "_Plan":
+        """This plan, but building the model's null instance from JSON null: what a required
+        object field parses with in lenient mode, which saves that field a call."""
+        plan = copy.copy(self)
+        plan.null = self.model._null
+        plan.build = _generated_build(plan)
+        return plan
+
+    def parse_root(self, data: Any) -> Any:
+        """build(), raising ValidationError that says why when it refuses.  (A top-level model's
+        build() also refuses, with a ValidationError, what is no chat completion at all.)"""
+        try:
+            return self.build(data)
+        except (_Invalid, RecursionError):
+            self.reject(data)
+
+    def reject(self, data: Any) -> NoReturn:
+        """Raise the ValidationError that says why build() refused ``data``."""
+        if self.document is not None:
+            error = _error_of(data)
+            if error is not _MISSING:  # strict mode refuses an error body for its missing keys; say what it is
+                raise APIError(error)
+        problems = _Problems()
+        try:
+            self.explain(data, None, problems)
+        except RecursionError:
+            problems.add(None, "nested too deeply")
+        if not problems.kept:
+            # The fast path and the explanation disagree; refuse rather than guess.
+            problems.add(None, "document rejected")
+        raise problems.error()
+
+
+# --------------------------------------------------------------------------- generated code
+#
+# build() and to_dict() are written out for each model and mode from its declarations, the
+# first time the models are used, as dataclasses writes __init__: a few lines of straight code
+# per field instead of a turn of a generic loop over the object's keys.  That pays for keeping
+# the record of the keys present (see _Model._present): the generic loop with that record was
+# 12 to 20% slower than before it, the generated code is not.  The source of each function is
+# registered with linecache under a name such as "<chatcompletion: Choice.build, lenient>", so
+# that tracebacks and debuggers show it.
+
+
+_BUILD_TEMPLATE = '''\
+def build(data):
+    """Check and convert one {model} object ({mode}); raises _Invalid without saying why."""
+    if type(data) is not dict:
+        if data is None and null is not None:
+            return null
+        if not isinstance(data, dict):
+            raise _Invalid
+    present = 0
+{fields}\
+    extra = _NO_EXTRA if len(data) == counts[present] else extras(data)
+{required}\
+    instance = new(twin)
+{assignments}    instance.extra = extra
+    instance._present = present
+    instance.__class__ = model
+{document}    return instance
+'''
+_BUILD_FIELD = '''\
+    if {key!r} in data:
+        f_{key} = data[{key!r}]
+        present |= {bit}
+{convert}\
+    else:
+        f_{key} = default_{index}
+'''
+_BUILD_CONVERT = '''\
+        if type(f_{key}) not in plain_{index}:
+            f_{key} = parse_{index}(f_{key})
+'''
+_BUILD_CONVERT_ALWAYS = '''\
+        f_{key} = parse_{index}(f_{key})
+'''
+_BUILD_REQUIRED = '''\
+    if present & {bits} != {bits}:
+        raise _Invalid
+'''
+# A top-level model's: the usual document passes three tests; anything else is looked at closely.
+_BUILD_DOCUMENT = '''\
+    if not (present & {choices_bit} and extra is _NO_EXTRA and f_object == {own!r}):
+        document.check(data, instance)
+'''
+
+_TO_DICT_TEMPLATE = '''\
+def to_dict(self):
+    """The JSON object this {model} stands for: the keys it had, in the spec's order, null as
+    null, then unknown keys."""
+    try:
+        present = self._present
+    except AttributeError:  # built by hand
+        present = _hand_built_present(self)
+    result = {{}}
+{fields}\
+    extra = self.extra
+    if extra is not _NO_EXTRA:
+        _add_extra(result, extra, self)
+    return result
+'''
+_TO_DICT_FIELD = '''\
+    if present & {bit}:
+        value = self.{key}
+        result[{key!r}] = value if type(value) in plain_{index} else convert_{index}[type(value)](value)
+'''
+
+
+def _generated(source: str, name: str, namespace: Dict[str, Any]) -> Any:
+    """Compile one generated function, its source registered for tracebacks; returns it."""
+    filename = f"<chatcompletion: {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace.update(type=type, len=len, isinstance=isinstance, dict=dict)  # found first, as globals
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace[name.rpartition(".")[2].partition(",")[0]]
+
+
+class _BitCounts(Dict[int, int]):
+    """How many keys a record of keys present holds, counted once per record."""
+
+    def __missing__(self, present: int) -> int:
+        self[present] = count = bin(present).count("1")
+        return count
+
+
+_BIT_COUNTS = _BitCounts()
+
+
+def _generated_build(plan: "_Plan") -> Callable[[Any], Any]:
+    namespace: Dict[str, Any] = {"_Invalid": _Invalid, "_MISSING": _MISSING, "_NO_EXTRA": _NO_EXTRA,
+                                 "null": plan.null, "counts": _BIT_COUNTS, "extras": plan.extras,
+                                 "twin": plan.twin, "new": object.__new__, "model": plan.model}
+    fields = []
+    for index, (key, plain, parse, default, bit) in enumerate(
+            zip(plan.keys, plan.plains, plan.parsers, plan.defaults, plan.bits)):
+        namespace.update({f"plain_{index}": plain, f"parse_{index}": parse, f"default_{index}": default})
+        convert = (_BUILD_CONVERT if plain else _BUILD_CONVERT_ALWAYS).format(key=key, index=index)
+        fields.append(_BUILD_FIELD.format(key=key, index=index, bit=bit, convert=convert))
+    required = _BUILD_REQUIRED.format(bits=plan.required_bits) if plan.required_bits else ""
+    document = ""
+    if plan.document is not None:
+        namespace["document"] = plan.document
+        document = _BUILD_DOCUMENT.format(choices_bit=plan.document.choices_bit, own=plan.document.own)
+    source = _BUILD_TEMPLATE.format(model=plan.model.__name__, mode=plan.mode, fields="".join(fields),
+                                    required=required,
+                                    assignments="".join(f"    instance.{key} = f_{key}\n" for key in plan.keys),
+                                    document=document)
+    name = f"{plan.model.__name__}.build, {plan.mode}" + (", taking null" if plan.null is not None else "")
+    function: Callable[[Any], Any] = _generated(source, name, namespace)
+    return function
+
+
+# The construction twin.  Every object a parse or an unpickling makes is first made as an
+# instance of its model's twin: a class with the model's layout but not its freeze, whose
+# fields are set plainly; then it is handed the public class (allowed between classes of one
+# layout).  A frozen dataclass's own __init__ sets each field through object.__setattr__
+# instead: 704 ns against 224 ns to make a ChatCompletionTokenLogprob (timeit, CPython 3.11.7),
+# and parsing as a whole 1.6 to 1.75 times slower.  The generated build() and build_rows() do
+# it inline, which saves another 5 to 13% of parsing over calling a twin's __init__
+# (bench/compare.py); _restore() does it in a loop.
+
+def _twin_of(model: "Type[_Model]") -> type:
+    """The model's construction twin: the same layout, without the freeze."""
+    namespace: Dict[str, Any] = {"__doc__": model.__doc__, "__qualname__": model.__qualname__}
+    if _SLOTS:
+        namespace["__slots__"] = model._keys + ("extra",)
+    return type(model.__name__, (_Model,), namespace)
+
+
+class _Converters(Dict[type, Callable[[Any], Any]]):
+    """Per field, how to_dict() writes each type of value: anything unlisted is copied as JSON."""
+
+    def __missing__(self, kind: type) -> Callable[[Any], Any]:
+        return _dump_json
+
+
+def _generated_to_dict(model: "Type[_Model]", plan: "_Plan") -> Callable[[Any], Dict[str, Any]]:
+    # Per field: the types written as they are, and a conversion for each other type: the field's
+    # own kind for what it stores, null for what stands for null, a model (in a hand-built
+    # object) writes itself, and any other container is copied as JSON.
+    anywhere: Dict[type, Callable[[Any], Any]] = {**dict.fromkeys(_MODELS, methodcaller("to_dict")),
+                                                  **dict.fromkeys(_NULL_TYPES, _dump_null)}
+    namespace: Dict[str, Any] = {"_NO_EXTRA": _NO_EXTRA, "_hand_built_present": _hand_built_present,
+                                 "_add_extra": _add_extra}
+    fields = []
+    for index, (key, kind, bit) in enumerate(zip(plan.keys, plan.kinds, plan.bits)):
+        own = kind.model.to_dict if isinstance(kind, _ObjectKind) else (
+            methodcaller("to_dict") if isinstance(kind, _ModelKind) else kind.dump)
+        namespace[f"plain_{index}"] = kind.plain if not kind.needs_dump else kind.plain & _NONE_TYPE
+        namespace[f"convert_{index}"] = _Converters({**anywhere, **dict.fromkeys(kind.stored, own)})
+        fields.append(_TO_DICT_FIELD.format(key=key, index=index, bit=bit))
+    source = _TO_DICT_TEMPLATE.format(model=model.__name__, fields="".join(fields))
+    function: Callable[[Any], Dict[str, Any]] = _generated(source, f"{model.__name__}.to_dict", namespace)
+    return function
+
+
+def _add_extra(result: Dict[str, Any], extra: Mapping[str, Any], instance: Any) -> None:
+    if type(extra) is not _ReadOnlyDict and not isinstance(extra, Mapping):
+        raise TypeError(f"{type(instance).__name__}.extra must be a mapping, got {type(extra).__name__}")
+    for key, value in extra.items():
+        if key not in result:
+            result[key] = _dump_json(value)
+
+
+# --------------------------------------------------------------------------- the column path
+#
+# Long arrays of objects (logprobs: an object per token, each with its top_logprobs) are checked
+# column by column.  One server writes every object of an array alike, so one set of keys covers
+# them all, and a field's values across all the objects are checked by one C-level pass (a
+# frozenset's issuperset() over their types) instead of a test per object, then the objects are
+# made row by row by the generated build_rows().  Arrays of COLUMN_MIN objects or more take this
+# path: without it, parsing the logprobs payload is 1.27 (lenient) to 1.41 (strict) times slower
+# (bench/compare.py against COLUMN_MIN set out of reach, CPython 3.11.7).  Whatever a column
+# check refuses goes object by object through build(), which decides.
+
+
+def _build_many(plan: _Plan, items: List[Any]) -> List[Any]:
+    """Build a list of objects; column by column when they all have the same known keys.
+
+    One server writes every object of an array alike, so one key set usually covers them
+    all; a key none of them has becomes a column of the field's default.
+    """
+    count = len(items)
+    if count < COLUMN_MIN or not _DICT_TYPE.issuperset(map(type, items)):
+        return list(map(plan.build, items))
+    sizes = set(map(len, items))
+    if len(sizes) != 1:
+        return list(map(plan.build, items))
+    columns: List[Any] = []
+    shape: Sequence[str] = ()
+    if sizes == {plan.size}:  # the common case: every item has every known key
+        try:
+            columns = [list(map(getter, items)) for getter in plan.getters]
+            shape = plan.keys
+        except KeyError:
+            pass
+    if not shape:
+        # The keys, in order, of every item: one server writes them alike.
+        shapes = set(map(tuple, items))
+        shape = shapes.pop()
+        if shapes or not plan.keyset.issuperset(shape) or not plan.required_keys.issubset(shape):
+            return list(map(plan.build, items))
+        columns = [list(map(getter, items)) if key in shape else [kind.default] * count
+                   for key, getter, kind in zip(plan.keys, plan.getters, plan.kinds)]
+    columns = [parse_column(column) if key in shape else column
+               for key, parse_column, column in zip(plan.keys, plan.column_parsers, columns)]
+    present = sum(bit for key, bit in zip(plan.keys, plan.bits) if key in shape)
+    return plan.build_rows(present, *columns)
+
+
+def _column_parser(kind: _Kind) -> Callable[[List[Any]], List[Any]]:
+    """What parse() does to one field's values across many objects, in bulk where it can."""
+    parse = kind.parse
+    if isinstance(kind, _ScalarKind):  # enum strings included
+        accepts, finite, only = kind.accepts, kind.finite, kind.only
+
+        def scalars(column: List[Any]) -> List[Any]:
+            if accepts.issuperset(map(type, column)) and not (finite and not _all_finite(column)) \
+                    and (only is None or only.issuperset(column)):
+                return column
+            return list(map(parse, column))
+        return scalars
+    if isinstance(kind, _ContentKind):
+        def contents(column: List[Any]) -> List[Any]:
+            return column if _TEXT_TYPES.issuperset(map(type, column)) else list(map(parse, column))
+        return contents
+    if isinstance(kind, _ObjectKind):
+        plan = kind.plan
+
+        def objects(column: List[Any]) -> List[Any]:
+            return _build_many(plan, column) if _DICT_TYPE.issuperset(map(type, column)) else list(map(parse, column))
+        return objects
+    if isinstance(kind, _ArrayKind):
+        item_plan, item_plain = kind.item_plan, kind.item_plain
+
+        def arrays(column: List[Any]) -> List[Any]:
+            if _LIST_TYPE.issuperset(map(type, column)):
+                if not any(column):
+                    return [()] * len(column)
+                if item_plan is not None:
+                    # Every array's objects as one column, then cut back into one tuple per array.
+                    built = iter(_build_many(item_plan, list(chain.from_iterable(column))))
+                    return list(map(tuple, map(islice, repeat(built), map(len, column))))
+                if item_plain and item_plain.issuperset(map(type, chain.from_iterable(column))):
+                    return list(map(tuple, column))
+            return list(map(parse, column))
+        return arrays
+
+    def one_by_one(column: List[Any]) -> List[Any]:
+        return list(map(parse, column))
+    return one_by_one
+
+
+_BUILD_ROWS_TEMPLATE = '''\
+def build_rows(present, {columns}):
+    """{model} objects from columns of converted values, one per row, all with the keys ``present``."""
+    instances = []
+    append = instances.append
+    for {fields} in zip({columns}):
+        instance = new(twin)
+{assignments}\
+        instance.extra = _NO_EXTRA
+        instance._present = present
+        instance.__class__ = model
+        append(instance)
+    return instances
+'''
+
+
+def _generated_build_rows(plan: "_Plan") -> Callable[..., List[Any]]:
+    keys = plan.keys
+    source = _BUILD_ROWS_TEMPLATE.format(
+        model=plan.model.__name__, columns=", ".join(f"c_{key}" for key in keys),
+        fields="".join(f"f_{key}, " for key in keys),
+        assignments="".join(f"        instance.{key} = f_{key}\n" for key in keys))
+    namespace = {"_NO_EXTRA": _NO_EXTRA, "twin": plan.twin, "new": object.__new__, "model": plan.model,
+                 "zip": zip}
+    function: Callable[..., List[Any]] = _generated(source, f"{plan.model.__name__}.build_rows, {plan.mode}",
+                                                    namespace)
+    return function
+
+
+# --------------------------------------------------------------------------- preparing the models
+
+
+def _present_of(instance: _Model) -> int:
+    try:
+        return instance._present
+    except AttributeError:
+        return _hand_built_present(instance)
+
+
+def _hand_built_present(instance: _Model) -> int:
+    """The keys an object built by hand stands for: every key the spec requires, and each
+    other key whose value is neither None nor an empty array."""
+    present = instance._required_bits
+    for bit, value in zip(instance._bits, instance._get_values(instance)):
+        if not present & bit and value is not None and not (type(value) in _SEQUENCE_TYPES and not value):
+            present |= bit
+    return present
+
+
+def _restore(model: "Type[_Model]", values: Tuple[Any, ...], present: Optional[int],
+             read_only: Tuple[int, ...]) -> Any:
+    """Unpickle what _Model.__reduce__ wrote: the fields' values, ``extra`` last."""
+    if read_only:
+        values = tuple(_ReadOnlyDict(value) if index in read_only else value for index, value in enumerate(values))
+        if len(values) - 1 in read_only and not values[-1]:
+            values = values[:-1] + (_NO_EXTRA,)  # shared again, as a parse shares it
+    _plans_of(model)  # the twin comes with the plans
+    instance: Any = object.__new__(model._twin)
+    for key, value in zip(model._keys + ("extra",), values):
+        setattr(instance, key, value)
+    if present is not None:  # else built by hand: its keys follow from its values
+        instance._present = present
+    instance.__class__ = model
+    return instance
+
+
+def _null_instance(model: "Type[_Model]") -> Any:
+    return model._null
+
+
+def _plans_of(model: "Type[_Model]") -> Tuple[_Plan, _Plan]:
+    try:
+        return model._plans
+    except AttributeError:
+        _prepare_models()
+        return model._plans
+
+
+def _dump_null(value: Any) -> None:
+    return None
+
+
+def _prepare_models() -> None:
+    """Give every model its construction twin, its two plans and its dumpers.
+
+    Done once, on the first parse or dump, so that importing the module stays cheap.  Models
+    are prepared in the order they were declared, nested ones first.
+    """
+    for cls in _MODELS:
+        if "_plans" in cls.__dict__:
+            continue
+        cls._twin = _twin_of(cls)
+        lenient = _Plan(cls, False)
+        setattr(cls, "to_dict", _generated_to_dict(cls, lenient))
+        # Last: a model that has _plans is ready to use.
+        cls._plans = (lenient, _Plan(cls, True))
 
 
 # --------------------------------------------------------------------------- what is a chat completion at all
@@ -2094,7 +2917,7 @@ _DOCUMENTS: Dict[str, _Document] = {
 }
 
 
-# --------------------------------------------------------------------------- text in, text out
+# --------------------------------------------------------------------------- JSON text
 
 
 _DECODER = json.JSONDecoder()
@@ -2148,47 +2971,7 @@ def _decode_json(text: Union[str, bytes, bytearray]) -> Any:
         raise ValidationError([Problem("<root>", f"invalid JSON: {exc}")]) from None
 
 
-def loads(text: Union[str, bytes, bytearray], *, strict: bool = False) -> CreateChatCompletionResponse:
-    """Parse and check the JSON text of a chat completion; raises ValidationError."""
-    return CreateChatCompletionResponse.from_dict(_decode_json(text), strict=strict)
-
-
-def loads_chunk(text: Union[str, bytes, bytearray], *, strict: bool = False) -> CreateChatCompletionStreamResponse:
-    """Parse and check the JSON text of one stream chunk; raises ValidationError."""
-    return CreateChatCompletionStreamResponse.from_dict(_decode_json(text), strict=strict)
-
-
-def dumps(obj: Union[_Model, Sequence[_Model]], **json_options: Any) -> str:
-    """The JSON text of any model, or of a list or tuple of models (``response.choices``) as a JSON
-    array; keyword arguments go to json.dumps (``indent=2``, ``allow_nan=False``, ...)."""
-    if isinstance(obj, _Model):
-        return json.dumps(obj.to_dict(), **json_options)
-    if isinstance(obj, (list, tuple)) and all(isinstance(item, _Model) for item in obj):
-        return json.dumps([item.to_dict() for item in obj], **json_options)
-    raise TypeError(f"dumps() takes a model, or a list or tuple of models, not {type(obj).__name__}"
-                    + (" holding other values" if isinstance(obj, (list, tuple)) else ""))
-
-
-# --------------------------------------------------------------------------- working with a response
-#
-# What applications do next with a response: read the reasoning, whatever field the server put
-# it in; tell why a choice finished, whatever the server called it; decode tool arguments; send
-# the assistant message back.  These only read: no stored field changes, and the round trip
-# stays exact.  docs/reference.md has the tables and the sources.
-
-
-def normalize_finish_reason(reason: Optional[str]) -> Optional[str]:
-    """Map a finish reason as servers send it onto the spec's five (``stop``, ``length``,
-    ``tool_calls``, ``content_filter``, ``function_call``); None when it cannot tell.
-
-    Case and ``-``/``_`` do not matter (``STOP``, ``MAX_TOKENS``, ``tool-calls``).  Values that say
-    the turn did not end normally (``error``, ``abort``, ``pause_turn``), unknown values, ``""``
-    and null give None rather than a guess.  ``Choice.normalized_finish_reason`` also looks at the
-    message.
-    """
-    if not isinstance(reason, str):
-        return None
-    return _FINISH_REASONS.get(reason.strip().lower().replace("-", "_"))
+# --------------------------------------------------------------------------- working with a response: the rules
 
 
 # Every value seen in real traffic, keyed in lower case with "-" read as "_"; docs/reference.md
@@ -2232,6 +3015,14 @@ def _choice_finish_reason(choice: Choice) -> Optional[str]:
         if function_call is not None and function_call.name:  # Snowflake sends {"name": ""} on every message
             return "function_call"
     return reason
+
+
+def _text_of(content: Optional[Union[str, Tuple[Dict[str, Any], ...]]]) -> Optional[str]:
+    if content is None or isinstance(content, str):
+        return content
+    texts = [part["text"] for part in content
+             if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)]
+    return "".join(texts) if texts else None
 
 
 def _reasoning_of(content: Optional[Union[str, Tuple[Dict[str, Any], ...]]], extra: Mapping[str, Any]) -> Optional[str]:
@@ -2278,30 +3069,6 @@ def _thinking_text(content: Optional[Union[str, Tuple[Dict[str, Any], ...]]]) ->
 
 
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
-
-
-def split_think_tags(text: str) -> Tuple[Optional[str], str]:
-    """``(reasoning, answer)`` from text that holds its reasoning in ``<think>`` tags.
-
-    ``message.reasoning`` never reads these: tags in ``content`` are the model's own text, their
-    shapes vary, and literal tags occur in real answers.  Call this when a server is known to
-    leave them there.  Three shapes are split: ``<think>r</think>a`` at the start (after
-    whitespace); ``r</think>a`` with no opening tag (chat templates that put ``<think>`` in the
-    prompt: DeepSeek R1-0528 and V4, QwQ); and ``<think>r`` never closed (cut off by
-    ``max_tokens``).  Anything else comes back as ``(None, text)``.  The reasoning is stripped,
-    the answer stripped on the left.
-    """
-    start = len(text) - len(text.lstrip())
-    if text.startswith(_THINK_OPEN, start):
-        body = text[start + len(_THINK_OPEN):]
-        end = body.find(_THINK_CLOSE)
-        if end < 0:
-            return body.strip() or None, ""
-        return body[:end].strip() or None, body[end + len(_THINK_CLOSE):].lstrip()
-    end = text.find(_THINK_CLOSE)
-    if end >= 0 and _THINK_OPEN not in text[:end]:
-        return text[:end].strip() or None, text[end + len(_THINK_CLOSE):].lstrip()
-    return None, text
 
 
 def _decode_arguments(arguments: Optional[str], path: str) -> Any:
@@ -2399,36 +3166,12 @@ def _keep_extra(request: Dict[str, Any], extra: Mapping[str, Any], keys: Iterabl
             request[key] = _dump_json(extra[key])
 
 
-def tool_message(tool_call_id: str, content: Union[str, Sequence[Mapping[str, Any]]]) -> Dict[str, Any]:
-    """The tool-result message for the next request: ``{"role": "tool", "tool_call_id": ..., "content": ...}``.
+# --------------------------------------------------------------------------- reading a stream: the decoder
 
-    ``content`` is a string, or a non-empty sequence of text parts ``{"type": "text", "text": str}``;
-    anything else raises TypeError or ValueError (encode a structured result yourself, with
-    ``json.dumps``).  ``tool_call_id`` is the call's ``id`` as received.
-    """
-    if not isinstance(tool_call_id, str):
-        raise TypeError(f"tool_call_id must be a str, got {type(tool_call_id).__name__}")
-    if isinstance(content, str):
-        return {"role": "tool", "tool_call_id": tool_call_id, "content": content}
-    if not isinstance(content, (list, tuple)):
-        raise TypeError(f"content must be a str or a list of text parts, got {type(content).__name__}")
-    if not content:
-        raise ValueError("content must not be an empty list")
-    parts = []
-    for index, part in enumerate(content):
-        if not (isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str)):
-            raise ValueError(f"content[{index}] is not a text part {{'type': 'text', 'text': str}}")
-        parts.append(_dump_json(part))
-    return {"role": "tool", "tool_call_id": tool_call_id, "content": parts}
-
-
-# --------------------------------------------------------------------------- reading a stream
 
 _DONE = "[DONE]"
 # SSE field names; a line with another name, before any event, is kept to tell what the body is.
 _SSE_FIELDS = frozenset({"data", "event", "id", "retry"})
-# How much of a body that shows no event is kept to say what it is (an error body, a response).
-MAX_NOT_A_STREAM = 1 << 20
 
 
 class _SSEDecoder:
@@ -2645,55 +3388,6 @@ def _async_pieces(source: Any, reader: str, sync_reader: str) -> AsyncIterator[A
     return pieces
 
 
-def iter_chunks(source: Any, *, strict: bool = False, keep: bool = True) -> Iterator[CreateChatCompletionStreamResponse]:
-    """Yield the chunks of a server-sent-events stream, checked as ``strict`` says.
-
-    ``source`` is the stream's text in str or bytes pieces cut anywhere (``httpx``'
-    ``iter_bytes()``; prefer it to httpx's ``iter_lines()``, which also splits at U+2028), an
-    iterable of lines with or without their endings (``requests``' ``iter_lines()``), a binary
-    or text file object (an ``http.client`` response, an open ``.sse`` file), or the whole
-    stream as one str or bytes.  Comment lines, ``event:`` lines, multi-line data, CR/LF and a
-    stream that ends without ``[DONE]`` are all handled; reading stops at ``[DONE]``.  For an
-    async source, use aiter_chunks.
-
-    An ``error`` event, a chunk that carries a non-null ``error``, or an error body marked
-    ``"object": "error"`` (older vLLM) raises StreamError with the provider's error and (when
-    ``keep`` is true) the chunks read before it.  A body that is no stream at all is never read
-    as an empty one: an error body raises APIError, a complete response or other text a
-    ValidationError that says what it is.  With ``keep=False`` nothing is retained between
-    chunks, so a stream of any length reads in constant memory.  A chunk that fails its check
-    raises ValidationError, its paths prefixed with the line number.
-    """
-    reader = _ChunkReader(strict, keep)
-    for piece in _read_pieces(_pieces(source, "iter_chunks", "aiter_chunks")):
-        yield from reader.feed(piece)
-        if reader.done:
-            return
-    yield from reader.close()
-
-
-async def aiter_chunks(source: Any, *, strict: bool = False,
-                       keep: bool = True) -> AsyncIterator[CreateChatCompletionStreamResponse]:
-    """iter_chunks for an async iterable of str or bytes pieces cut anywhere: httpx's
-    ``response.aiter_bytes()``, aiohttp's ``response.content.iter_any()`` or ``iter_chunked(n)``,
-    ``AsyncOpenAI``'s raw streaming response, Pyodide's ``pyfetch``.  Its chunks, errors and
-    edge cases are exactly those of iter_chunks; reading stops at ``[DONE]``, and the source
-    is then closed (``aclose()``) where it can be.
-    """
-    reader = _ChunkReader(strict, keep)
-    pieces = _async_pieces(source, "aiter_chunks", "iter_chunks")
-    async for piece in pieces:
-        for chunk in reader.feed(piece):
-            yield chunk
-        if reader.done:
-            close = getattr(pieces, "aclose", None)
-            if close is not None:
-                await close()
-            return
-    for chunk in reader.close():
-        yield chunk
-
-
 _CHUNK, _SERVER_ERROR, _BAD_JSON, _INVALID = "chunk", "server error", "bad JSON", "invalid"
 
 
@@ -2771,7 +3465,8 @@ def _shorten(text: str) -> str:
     return text if len(text) <= MAX_SHOWN_MESSAGE else text[:MAX_SHOWN_MESSAGE - 3] + "..."
 
 
-# --------------------------------------------------------------------------- accumulating a stream
+# --------------------------------------------------------------------------- accumulating a stream: the merge rules
+
 
 # Keys whose strings are text streamed in pieces, joined even when a piece repeats the last one.
 _STREAMED_TEXT_KEYS = frozenset({"content", "text", "reasoning", "reasoning_content", "thinking", "refusal",
@@ -3160,138 +3855,6 @@ _FIRST_VALUE_TYPES = tuple((key, expected, _bit(CreateChatCompletionStreamRespon
     ("id", str), ("model", str), ("created", int), ("system_fingerprint", str), ("service_tier", str)))
 
 
-class ChatCompletionAccumulator:
-    """Rebuilds a full chat completion from stream chunks.
-
-    ``add(chunk)`` takes each chunk in order; ``snapshot()`` returns the response so far at any
-    point and ``result()`` the final one (the same thing, named for intent).  docs/streaming.md
-    has the merge rules.  snapshot() rebuilds the whole response, so calling it after every
-    chunk costs time quadratic in the stream's length: for a view per chunk, use
-    ChatCompletionEvents.
-    """
-
-    def __init__(self) -> None:
-        self._choices: Dict[int, _ChoiceState] = {}
-        self._first: Dict[str, Any] = {}
-        self._usage: Optional[CompletionUsage] = None
-        self._moderation: Optional[ChatCompletionModeration] = None
-        self._extra: Dict[str, Any] = {}
-        self._track = False  # whether choices record the tool calls each chunk adds to (see ChatCompletionEvents)
-        self.chunks: int = 0  # how many chunks add() has taken
-
-    def add(self, chunk: CreateChatCompletionStreamResponse) -> None:
-        """Take the next chunk (a parsed chunk, or a dict, which is parsed leniently)."""
-        if not isinstance(chunk, CreateChatCompletionStreamResponse):
-            chunk = CreateChatCompletionStreamResponse.from_dict(chunk)
-        try:
-            self._add(chunk)
-        except (AttributeError, TypeError, _Invalid) as error:
-            if hasattr(chunk, "_present"):  # parsed: the accumulator's own fault, not the chunk's
-                raise
-            # Only a chunk built by hand holds what no parse makes; say what is wrong with it.
-            CreateChatCompletionStreamResponse.from_dict(chunk.to_dict())
-            raise TypeError("add() takes chunks as from_dict() builds them, with models where the "
-                            "chunk has objects; this one holds something else "
-                            "(pass chunk.to_dict() instead)") from error
-
-    def _add(self, chunk: CreateChatCompletionStreamResponse) -> None:
-        self.chunks += 1
-        first = self._first
-        present = _present_of(chunk)
-        for key, expected, bit in _FIRST_VALUE_TYPES:
-            if key not in first or _empty(first[key]) or first[key] == 0:
-                if not present & bit:
-                    continue
-                value = getattr(chunk, key)
-                # A value of another type (only a chunk built by hand has one) is left out.
-                fits = value is None or (isinstance(value, expected) and not isinstance(value, bool))
-                if fits and (key not in first or not _empty(value)):
-                    first[key] = value
-        # Each nested model is absent, or of its model, or else (a dict in a chunk built by hand)
-        # raises TypeError, which add() turns into the reason.
-        usage = chunk.usage
-        if usage is None:
-            pass
-        elif isinstance(usage, CompletionUsage):
-            self._usage = usage
-        else:
-            raise TypeError
-        moderation = chunk.moderation
-        if moderation is None:
-            pass
-        elif isinstance(moderation, ChatCompletionModeration):
-            self._moderation = moderation
-        else:
-            raise TypeError
-        for key, value in chunk.extra.items():
-            if value is not None or key not in self._extra:
-                self._extra[key] = value
-        if isinstance(chunk.choices, (tuple, list)):
-            states = self._choices
-            for choice in chunk.choices:
-                index = choice.index
-                if type(index) is not int:  # absent, or a bool or an odd value in a chunk built by hand
-                    index = int(index) if isinstance(index, int) and not isinstance(index, bool) else 0
-                state = states.get(index)
-                if state is None:
-                    state = states[index] = _ChoiceState(index, self._track)
-                state.add(choice)
-
-    def snapshot(self) -> CreateChatCompletionResponse:
-        """The response gathered so far."""
-        document: Dict[str, Any] = {}
-        first = self._first
-        for key in ("id", "object", "created", "model", "choices", "moderation", "usage", "service_tier",
-                    "system_fingerprint"):
-            if key == "object":
-                document[key] = Object.CHAT_COMPLETION.value
-            elif key == "choices":
-                document[key] = [self._choices[i].to_dict() for i in sorted(self._choices)]
-            elif key == "usage":
-                if self._usage is not None:
-                    document[key] = self._usage.to_dict()
-            elif key == "moderation":
-                if self._moderation is not None:
-                    document[key] = self._moderation.to_dict()
-            elif key in first:
-                value = first[key]
-                document[key] = value.value if isinstance(value, enum.Enum) else value
-        _add_extras(document, self._extra, CreateChatCompletionResponse)
-        return CreateChatCompletionResponse.from_dict(document)
-
-    result = snapshot
-
-
-def accumulate(chunks: Iterable[Any]) -> CreateChatCompletionResponse:
-    """The full response that a sequence of chunks (parsed, or dicts) adds up to.
-
-    A chunk that fails its check raises ValidationError, its paths prefixed with the chunk's
-    index in ``chunks``, counted from 0 (``chunk 5: choices[0].delta.content``).
-    """
-    accumulator = ChatCompletionAccumulator()
-    if hasattr(chunks, "__aiter__") and not hasattr(chunks, "__iter__"):
-        raise TypeError("accumulate() reads a synchronous iterable; for an async one (aiter_chunks()) use aaccumulate()")
-    try:
-        items = iter(chunks)
-    except TypeError:
-        raise ValidationError([Problem("<root>", f"expected an iterable of chunks, got {_json_type(chunks)}")]) from None
-    for position, chunk in enumerate(items):
-        _add_at(accumulator, position, chunk)
-    return accumulator.result()
-
-
-async def aaccumulate(chunks: AsyncIterable[Any]) -> CreateChatCompletionResponse:
-    """accumulate() for an async iterable of chunks: ``await aaccumulate(aiter_chunks(response.aiter_bytes()))``."""
-    if not hasattr(chunks, "__aiter__"):
-        raise TypeError(f"aaccumulate() reads an async iterable; for {type(chunks).__name__} use accumulate()")
-    accumulator = ChatCompletionAccumulator()
-    position = 0
-    async for chunk in chunks:
-        _add_at(accumulator, position, chunk)
-        position += 1
-    return accumulator.result()
-
-
 def _add_at(accumulator: ChatCompletionAccumulator, position: int, chunk: Any) -> None:
     """accumulator.add(chunk), a problem's path prefixed with the chunk's position."""
     try:
@@ -3302,9 +3865,8 @@ def _add_at(accumulator: ChatCompletionAccumulator, position: int, chunk: Any) -
         raise _placed(exc, f"chunk {position}") from None
 
 
-# --------------------------------------------------------------------------- partial JSON
-#
-# A streamed tool call's arguments, read as they arrive.
+# --------------------------------------------------------------------------- the partial-JSON parser
+
 
 # Deepest nesting the partial-JSON parser accepts (see parse_partial_json); None means no limit.
 _MAX_DEPTH = 500
@@ -3686,179 +4248,7 @@ class _PartialJSON:
         return i + len(part)
 
 
-def parse_partial_json(text: str) -> Any:
-    """The value that an unfinished JSON text holds so far (a streamed tool call's ``arguments``).
-
-    Everything finished is there as json.loads would give it, plus the member being read when
-    it can only grow: an unfinished string as its text so far (a half-read escape, or a high
-    surrogate waiting for its low half, held back), while an unfinished number, a literal not
-    yet spelled out (``tru``), an unfinished key and a key whose value has not begun are left
-    out.  Objects and arrays appear as soon as they open.  ``""`` gives None.  Text that can
-    never become JSON gives what was read before the first character that makes it so.  NaN
-    and Infinity are accepted, as json.loads accepts them; nesting deeper than 500 is refused.
-    Never raises.  ChatCompletionEvents keeps one incremental parser per tool call, so that the
-    whole of a stream's arguments costs linear time.
-    """
-    parser = _PartialJSON()
-    parser.feed(text)
-    return parser.value()
-
-
-# --------------------------------------------------------------------------- events as the stream goes
-#
-# What a user interface needs while a stream arrives: that text came, that reasoning started and
-# ended, that a tool call's arguments are complete.  ChatCompletionEvents turns each chunk into
-# typed events, by the accumulator's own rules, so that the last event's response is exactly
-# what accumulate() returns.  Each chunk costs time in proportion to what it adds; what an event
-# has gathered so far (the text, the arguments) is joined only when read.
-
-
-@dataclass(frozen=True, **_SLOTS)
-class StreamEvent:
-    """The base of every event that iter_events() yields; ``choice`` is the choice's index."""
-
-
-class _SoFar:
-    """Pieces gathered for one choice or call, shared by its events; each event reads its prefix."""
-
-    __slots__ = ("pieces",)
-
-    def __init__(self) -> None:
-        self.pieces: List[str] = []
-
-    def add(self, piece: str) -> int:
-        self.pieces.append(piece)
-        return len(self.pieces)
-
-    def text(self, count: Optional[int] = None) -> str:
-        return "".join(self.pieces if count is None else self.pieces[:count])
-
-
-@dataclass(frozen=True, **_SLOTS)
-class _Gathering(StreamEvent):
-    choice: int
-    delta: str
-    _so_far: _SoFar = field(repr=False, compare=False)
-    _count: int = field(repr=False, compare=False)
-
-
-@dataclass(frozen=True, **_SLOTS)
-class TextDelta(_Gathering):
-    """Text the choice's message gained; ``text`` is all of it so far."""
-
-    @property
-    def text(self) -> str:
-        return self._so_far.text(self._count)
-
-
-@dataclass(frozen=True, **_SLOTS)
-class TextDone(StreamEvent):
-    """The choice's text is complete (its choice finished, or the stream ended)."""
-
-    choice: int
-    text: str
-
-
-@dataclass(frozen=True, **_SLOTS)
-class RefusalDelta(_Gathering):
-    """Refusal text the choice's message gained; ``refusal`` is all of it so far."""
-
-    @property
-    def refusal(self) -> str:
-        return self._so_far.text(self._count)
-
-
-@dataclass(frozen=True, **_SLOTS)
-class RefusalDone(StreamEvent):
-    choice: int
-    refusal: str
-
-
-@dataclass(frozen=True, **_SLOTS)
-class ReasoningDelta(_Gathering):
-    """Reasoning text, from whichever field the server used (as ``message.reasoning`` reads it);
-    ``reasoning`` is all of it so far."""
-
-    @property
-    def reasoning(self) -> str:
-        return self._so_far.text(self._count)
-
-
-@dataclass(frozen=True, **_SLOTS)
-class ReasoningDone(StreamEvent):
-    """The reasoning is complete: the text or a tool call began, the choice finished, or the stream ended."""
-
-    choice: int
-    reasoning: str
-
-
-@dataclass(frozen=True, **_SLOTS)
-class ToolCallStarted(StreamEvent):
-    """A tool call began; ``index`` is its place in the message's ``tool_calls``."""
-
-    choice: int
-    index: int
-    id: Optional[str]
-    name: Optional[str]
-
-
-@dataclass(frozen=True, **_SLOTS)
-class ToolCallArgumentsDelta(_Gathering):
-    """More of a tool call's arguments.  ``arguments`` is the text so far; ``parsed`` is the JSON
-    value it holds so far, by parse_partial_json's rules.  ``parsed`` is the parser's live value,
-    which the call's later events go on changing (a copy per event would make a stream's cost
-    quadratic): ``copy.deepcopy`` it to keep it as it was."""
-
-    index: int = 0
-    parsed: Any = None
-
-    @property
-    def arguments(self) -> str:
-        return self._so_far.text(self._count)
-
-
-@dataclass(frozen=True, **_SLOTS)
-class ToolCallDone(StreamEvent):
-    """A tool call is complete: the next call began, its choice finished, or the stream ended
-    (never just because its arguments happen to parse).  ``arguments`` is their decoded JSON
-    value, as ``FunctionCall.parse_arguments()`` gives it, or None when they are not JSON."""
-
-    choice: int
-    index: int
-    call: ToolCall
-    arguments: Any
-
-
-@dataclass(frozen=True, **_SLOTS)
-class LogprobsDelta(StreamEvent):
-    """Log probabilities that came with the choice's tokens."""
-
-    choice: int
-    content: Tuple[ChatCompletionTokenLogprob, ...]
-    refusal: Tuple[ChatCompletionTokenLogprob, ...]
-
-
-@dataclass(frozen=True, **_SLOTS)
-class Finished(StreamEvent):
-    """The choice finished: the reason as sent, and normalized (see Choice.normalized_finish_reason)."""
-
-    choice: int
-    finish_reason: str
-    normalized: Optional[str]
-
-
-@dataclass(frozen=True, **_SLOTS)
-class UsageReported(StreamEvent):
-    """The stream reported token usage (usually once, in the last chunk)."""
-
-    usage: CompletionUsage
-
-
-@dataclass(frozen=True, **_SLOTS)
-class StreamDone(StreamEvent):
-    """The last event: the full response, equal to what accumulate() returns."""
-
-    response: CreateChatCompletionResponse
+# --------------------------------------------------------------------------- events: each choice's state
 
 
 class _ChoiceEvents:
@@ -3877,333 +4267,7 @@ class _ChoiceEvents:
         self.finish_reason: Optional[str] = None
 
 
-class ChatCompletionEvents:
-    """Typed events from the chunks of a stream, fed in one at a time.
-
-    ``add(chunk)`` takes the next chunk (parsed, or a dict) and returns the events it brings;
-    ``finish()`` returns the events the end of the stream brings, the last of which is
-    StreamDone with the full response.  iter_events() and aiter_events() do this for a stream's
-    text.  Per choice: TextDelta and TextDone, RefusalDelta and RefusalDone, ReasoningDelta and
-    ReasoningDone, ToolCallStarted, ToolCallArgumentsDelta and ToolCallDone, LogprobsDelta and
-    Finished; per stream: UsageReported and StreamDone.
-    """
-
-    def __init__(self) -> None:
-        self.accumulator: ChatCompletionAccumulator = ChatCompletionAccumulator()
-        self.accumulator._track = True
-        self._choices: Dict[int, _ChoiceEvents] = {}
-
-    def add(self, chunk: Union[CreateChatCompletionStreamResponse, Mapping[str, Any]]) -> List[StreamEvent]:
-        """The events that this chunk brings, in order."""
-        if not isinstance(chunk, CreateChatCompletionStreamResponse):
-            chunk = CreateChatCompletionStreamResponse.from_dict(chunk)
-        self.accumulator.add(chunk)
-        events: List[StreamEvent] = []
-        states = self.accumulator._choices
-        for choice in chunk.choices:
-            index = choice.index if type(choice.index) is int else 0
-            state = states[index]
-            told = self._choices.get(index)
-            if told is None:
-                told = self._choices[index] = _ChoiceEvents()
-            self._choice_events(index, choice, state, told, events)
-        if chunk.usage is not None:
-            events.append(UsageReported(chunk.usage))
-        return events
-
-    def finish(self) -> List[StreamEvent]:
-        """The events that the end of the stream brings: what is still open is done, then StreamDone."""
-        events: List[StreamEvent] = []
-        for index in sorted(self._choices):
-            self._close(index, self._choices[index], events)
-        events.append(StreamDone(self.accumulator.result()))
-        return events
-
-    def _choice_events(self, index: int, choice: ChunkChoice, state: "_ChoiceState", told: _ChoiceEvents,
-                       events: List[StreamEvent]) -> None:
-        delta = choice.delta
-        reasoning = delta.reasoning
-        if reasoning:
-            if told.reasoning is None:
-                told.reasoning = _SoFar()
-            told.reasoning_open = True
-            events.append(ReasoningDelta(index, reasoning, told.reasoning, told.reasoning.add(reasoning)))
-        text = delta.text
-        if text:
-            self._end_reasoning(index, told, events)
-            if told.text is None:
-                told.text = _SoFar()
-            events.append(TextDelta(index, text, told.text, told.text.add(text)))
-        if delta.refusal:
-            if told.refusal is None:
-                told.refusal = _SoFar()
-            events.append(RefusalDelta(index, delta.refusal, told.refusal, told.refusal.add(delta.refusal)))
-        touched = state.touched
-        if touched:
-            self._end_reasoning(index, told, events)
-            for call in touched:
-                self._call_events(index, call, state, told, events)
-            touched.clear()
-        logprobs = choice.logprobs
-        if logprobs is not None and (logprobs.content or logprobs.refusal):
-            events.append(LogprobsDelta(index, logprobs.content, logprobs.refusal))
-        reason = state.finish_reason
-        if isinstance(reason, str) and reason and reason != told.finish_reason:
-            self._close(index, told, events)
-            told.finish_reason = reason
-            normalized = normalize_finish_reason(reason)
-            if normalized == "stop" and state.tool_calls:
-                normalized = "tool_calls"
-            events.append(Finished(index, reason, normalized))
-
-    def _call_events(self, index: int, call: "_ToolCallState", state: "_ChoiceState", told: _ChoiceEvents,
-                     events: List[StreamEvent]) -> None:
-        key = id(call)
-        known = told.calls.get(key)
-        if known is None:
-            # A new call: those before it in this choice are done.
-            while told.open_calls:
-                self._call_done(index, *told.open_calls.pop(0), told, events)
-            place = len(told.calls)
-            known = told.calls[key] = (place, _SoFar(), _PartialJSON())
-            told.open_calls.append((place, call))
-            told.seen[key] = 0
-            events.append(ToolCallStarted(index, place, call.id if isinstance(call.id, str) else None,
-                                          call.function.name if isinstance(call.function.name, str) else None))
-        place, so_far, partial = known
-        seen = told.seen[key]
-        pieces = call.function.arguments
-        if len(pieces) > seen:
-            piece = "".join(pieces[seen:])
-            told.seen[key] = len(pieces)
-            if piece:
-                partial.feed(piece)
-                events.append(ToolCallArgumentsDelta(index, piece, so_far, so_far.add(piece), place, partial.value()))
-
-    def _call_done(self, index: int, place: int, call: "_ToolCallState", told: _ChoiceEvents,
-                   events: List[StreamEvent]) -> None:
-        document = call.to_dict()
-        kind = document.get("type")
-        model: Type[_Model] = ChatCompletionMessageToolCall
-        if isinstance(kind, str):
-            model = _TOOL_CALL_TYPES.get(kind, ChatCompletionMessageToolCall)
-        built: ToolCall = model.from_dict(document)  # type: ignore[assignment]
-        arguments: Any = None
-        if isinstance(built, ChatCompletionMessageToolCall):
-            try:
-                arguments = _decode_arguments(_function_of(built)[1], "arguments")
-            except ValidationError:
-                arguments = None
-        events.append(ToolCallDone(index, place, built, arguments))
-
-    def _end_reasoning(self, index: int, told: _ChoiceEvents, events: List[StreamEvent]) -> None:
-        if told.reasoning_open and told.reasoning is not None:
-            told.reasoning_open = False
-            events.append(ReasoningDone(index, told.reasoning.text()))
-
-    def _close(self, index: int, told: _ChoiceEvents, events: List[StreamEvent]) -> None:
-        self._end_reasoning(index, told, events)
-        while told.open_calls:
-            self._call_done(index, *told.open_calls.pop(0), told, events)
-        if told.text is not None:
-            events.append(TextDone(index, told.text.text()))
-            told.text = None
-        if told.refusal is not None:
-            events.append(RefusalDone(index, told.refusal.text()))
-            told.refusal = None
-
-
-def iter_events(source: Any, *, strict: bool = False) -> Iterator[StreamEvent]:
-    """Typed events as a server-sent-events stream goes (see ChatCompletionEvents); ``source``
-    is what iter_chunks takes.  The last event is StreamDone, holding the full response."""
-    events = ChatCompletionEvents()
-    for chunk in iter_chunks(source, strict=strict, keep=False):
-        yield from events.add(chunk)
-    yield from events.finish()
-
-
-async def aiter_events(source: Any, *, strict: bool = False) -> AsyncIterator[StreamEvent]:
-    """iter_events for an async iterable of str or bytes pieces (what aiter_chunks takes)."""
-    events = ChatCompletionEvents()
-    async for chunk in aiter_chunks(source, strict=strict, keep=False):
-        for event in events.add(chunk):
-            yield event
-    for event in events.finish():
-        yield event
-
-
-def _at(place: str, path: str) -> str:
-    """A problem's path in a document that sits at ``place`` in a sequence: ``line 7`` of a stream
-    or file, ``chunk 5`` of an iterable (counted from 0, as Python indexes it).  One grammar
-    everywhere: ``line 7: choices[0].delta.content``, ``line 7: <root>``."""
-    return _cut(f"{place}: {path}")
-
-
-def _placed(error: ValidationError, place: str) -> ValidationError:
-    """``error`` with every path at ``place`` (see _at)."""
-    return ValidationError([Problem(_at(place, problem.path), problem.message) for problem in error.errors],
-                           error.unkept)
-
-
-def _under(prefix: str, path: str) -> str:
-    """A problem's path inside the value that ``prefix`` names (a batch line's body: ``response.body``)."""
-    if path == "<root>":
-        return prefix
-    return _cut(prefix + path if path.startswith("[") else prefix + "." + path)
-
-
-# --------------------------------------------------------------------------- checking many documents
-
-
-@dataclass(frozen=True)
-class DocumentCheck:
-    """What check_document() found in one document: a flat record of plain values, picklable.
-
-    ``kind`` is "response", "chunk", "error body" or "batch line" (the command line also makes
-    records of kind "stream"); ``status`` is "valid", "invalid" or "error" (the server reported
-    an error).  Problems are kept up to MAX_KEPT_PROBLEMS, the rest counted in ``unkept_problems``.
-    Model names and errors are shortened to MAX_SHOWN_MESSAGE characters.  Token counts are 0
-    where the document has none; ``has_usage`` says whether it reported usage at all.
-    """
-
-    kind: str
-    status: str
-    valid: bool
-    problems: Tuple[Problem, ...] = ()
-    unkept_problems: int = 0
-    model: Optional[str] = None
-    finish_reasons: Tuple[Optional[str], ...] = ()
-    has_usage: bool = False
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-    tool_calls: int = 0
-    refusals: int = 0
-    error: Optional[str] = None
-    error_code: Optional[str] = None
-    status_code: Optional[int] = None
-    custom_id: Optional[str] = None
-
-
-def check_document(document: Any, *, strict: bool = False, path: str = "") -> DocumentCheck:
-    """Check one decoded document (or its JSON text) and return a DocumentCheck.
-
-    The document may be a response, a chunk, an error body, or a line of OpenAI Batch API output.
-    ``path`` names where the document sits inside a wrapping record, keys joined by dots
-    ("response" or "response.body"); a record without it is invalid.  Never raises for bad input.
-    """
-    if isinstance(document, (str, bytes, bytearray)):
-        if isinstance(document, str) and document.startswith("\ufeff"):  # a file's first line, read as text
-            document = document[1:]
-        try:
-            document = _json_loads(document)
-        except RecursionError:
-            return _invalid_record("response", Problem("<root>", "invalid JSON: nested too deeply"))
-        except ValueError as exc:
-            return _invalid_record("response", Problem("<root>", f"invalid JSON: {exc}"))
-    return _check(document, strict, path)[0]
-
-
-@dataclass
-class Summary:
-    """Counts over many DocumentCheck records: add() one, merge() another summary.
-
-    Merging the summaries of two parts, in any order, gives the summary of one pass over both.
-    Of the distinct models, and of the finish reasons, the MAX_KEPT_NAMES first in sorted order
-    are counted by name and the rest in ``other_models`` and ``other_finish_reasons``: a rule
-    that gives the same names however the documents are split.  A missing name counts as "(none)".
-    """
-
-    documents: int = 0
-    valid: int = 0
-    invalid: int = 0
-    request_errors: int = 0
-    models: Dict[str, int] = field(default_factory=dict)
-    other_models: int = 0
-    finish_reasons: Dict[str, int] = field(default_factory=dict)
-    other_finish_reasons: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-    tool_calls: int = 0
-    refusals: int = 0
-
-    def add(self, record: DocumentCheck) -> None:
-        self.documents += 1
-        if record.status == "valid":
-            self.valid += 1
-        elif record.status == "error":
-            self.request_errors += 1
-            return
-        else:
-            self.invalid += 1
-            return
-        model = "(none)" if record.model is None else record.model
-        models = self.models
-        if model in models:
-            models[model] += 1
-        else:
-            self.other_models += _count_name(models, model, 1)
-        reasons = self.finish_reasons
-        for reason in record.finish_reasons:
-            name = "(none)" if reason is None else reason
-            if name in reasons:
-                reasons[name] += 1
-            else:
-                self.other_finish_reasons += _count_name(reasons, name, 1)
-        self.prompt_tokens += record.prompt_tokens
-        self.completion_tokens += record.completion_tokens
-        self.total_tokens += record.total_tokens
-        self.cached_tokens += record.cached_tokens
-        self.reasoning_tokens += record.reasoning_tokens
-        self.tool_calls += record.tool_calls
-        self.refusals += record.refusals
-
-    def merge(self, other: "Summary") -> "Summary":
-        """Add another summary's counts to this one; returns self."""
-        if other is self:
-            other = copy.deepcopy(other)
-        for name in ("documents", "valid", "invalid", "request_errors", "other_models", "other_finish_reasons",
-                     "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens",
-                     "tool_calls", "refusals"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.other_models += _merge_names(self.models, other.models)
-        self.other_finish_reasons += _merge_names(self.finish_reasons, other.finish_reasons)
-        return self
-
-    def to_dict(self) -> Dict[str, Any]:
-        """The summary as the command line's --json prints it."""
-        return {"documents": self.documents, "valid": self.valid, "invalid": self.invalid,
-                "request_errors": self.request_errors, "models": dict(sorted(self.models.items())),
-                "other_models": self.other_models, "finish_reasons": dict(sorted(self.finish_reasons.items())),
-                "other_finish_reasons": self.other_finish_reasons,
-                "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens,
-                           "cached": self.cached_tokens, "reasoning": self.reasoning_tokens,
-                           "total": self.total_tokens},
-                "tool_calls": self.tool_calls, "refusals": self.refusals}
-
-    def lines(self) -> List[str]:
-        """The summary as the command line prints it, one string a line."""
-        def counts(table: Dict[str, int], other: int) -> str:
-            text = ", ".join(f"{_shown(name)} ({n})" for name, n in sorted(table.items(), key=lambda kv: (-kv[1], kv[0])))
-            if other:
-                text += f", other ({other})"
-            return text or "-"
-        head = f"{_plural(self.documents, 'document')}: {self.valid} valid, {self.invalid} invalid"
-        if self.request_errors:
-            head += ", " + _plural(self.request_errors, "request error")
-        return [
-            "summary: " + head,
-            "  models: " + counts(self.models, self.other_models),
-            "  finish reasons: " + counts(self.finish_reasons, self.other_finish_reasons),
-            f"  tokens: prompt {self.prompt_tokens} (cached {self.cached_tokens}), completion {self.completion_tokens} "
-            f"(reasoning {self.reasoning_tokens}), total {self.total_tokens}",
-            f"  tool calls: {self.tool_calls}, refusals: {self.refusals}",
-        ]
+# --------------------------------------------------------------------------- checking many documents: the records
 
 
 def _count_name(table: Dict[str, int], name: str, n: int) -> int:
@@ -4375,7 +4439,7 @@ def _check(document: Any, strict: bool, path: str = "",
         except ValidationError as exc:
             problems = tuple(Problem("accumulated response: " + p.path, p.message) for p in exc.errors)
             return _invalid_record("chunk", *problems), "chunk", "1 valid chunk", None
-        return _record_of(result, "chunk"), "chunk", "model " + _shown(chunk.model), None
+        return _record_of(result, "chunk"), "chunk", "model " + _report_name(chunk.model), None
     try:
         parsed = CreateChatCompletionResponse.from_dict(document, strict=strict)
     except ValidationError as exc:
@@ -4402,6 +4466,7 @@ def _wrapped_at(document: Any) -> str:
 
 
 # --------------------------------------------------------------------------- the command line
+
 
 _USAGE_ERROR = 2
 _INTERRUPTED = 130
@@ -4467,7 +4532,7 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _shown(name: Any) -> str:
+def _report_name(name: Any) -> str:
     """A model or finish reason as the report names it: "(none)" when absent or null, '""' when empty."""
     if not isinstance(name, str):  # _MISSING or null
         return "(none)"
@@ -4478,8 +4543,8 @@ def _shown(name: Any) -> str:
 
 def _describe(record: DocumentCheck) -> str:
     """One line about a valid document: model, choices and finish reasons, tokens."""
-    reasons = ", ".join(_shown(reason) for reason in record.finish_reasons)
-    text = f"model {_shown(record.model)}, {_plural(len(record.finish_reasons), 'choice')} ({reasons or '-'})"
+    reasons = ", ".join(_report_name(reason) for reason in record.finish_reasons)
+    text = f"model {_report_name(record.model)}, {_plural(len(record.finish_reasons), 'choice')} ({reasons or '-'})"
     if record.has_usage:
         text += f", tokens {record.prompt_tokens}+{record.completion_tokens}={record.total_tokens}"
     if record.tool_calls:
