@@ -320,6 +320,8 @@ class _Model:
     _model_class: ClassVar[type]  # the public class, also for its null instance's class
     _null: ClassVar[Any]  # the instance a required object field holds for JSON null
     _absent: ClassVar[Any]  # ... and for a missing key
+    # Per field, for to_dict() of a hand-built object: key, bit, types written as they are, conversions.
+    _hand_built_rules: ClassVar[Tuple[Tuple[str, int, FrozenSet[type], Dict[type, Callable[[Any], Any]]], ...]]
 
     @classmethod
     def from_dict(cls: Type[M], data: Any, *, strict: bool = False) -> M:
@@ -2551,14 +2553,18 @@ _BUILD_DOCUMENT = '''\
         document.check(data, instance)
 '''
 
+# to_dict() of a parsed object knows the type of each value it holds, as a parse stores it: a
+# scalar is written as it is, a nested object is its model or stands for null, an array is a
+# tuple or stands for null.  An object built by hand may hold anything, and goes through
+# _hand_built_to_dict(), which checks each value as it writes it.
 _TO_DICT_TEMPLATE = '''\
 def to_dict(self):
     """The JSON object this {model} stands for: the keys it had, in the spec's order, null as
     null, then unknown keys."""
     try:
         present = self._present
-    except AttributeError:  # built by hand
-        present = _hand_built_present(self)
+    except AttributeError:
+        return _hand_built_to_dict(self)
     result = {{}}
 {fields}\
     extra = self.extra
@@ -2569,8 +2575,16 @@ def to_dict(self):
 _TO_DICT_FIELD = '''\
     if present & {bit}:
         value = self.{key}
-        result[{key!r}] = value if type(value) in plain_{index} else convert_{index}[type(value)](value)
+        result[{key!r}] = {expression}
 '''
+_TO_DICT_SCALAR = "value"
+_TO_DICT_CONTENT = "value if type(value) is not tuple else dump_{index}(value)"
+_TO_DICT_OBJECT = "to_dict_{index}(value) if type(value) is model_{index} else None"
+_TO_DICT_ONE_OF = "value.to_dict() if type(value) in models_{index} else None"
+_TO_DICT_SCALARS = "list(value) if type(value) is tuple else None"
+_TO_DICT_OBJECTS = "list(map(to_dict_{index}, value)) if type(value) is tuple else None"
+_TO_DICT_ONE_OF_EACH = "[item.to_dict() for item in value] if type(value) is tuple else None"
+_TO_DICT_OTHER = "value if type(value) in plain_{index} else convert_{index}[type(value)](value)"
 
 
 def _generated(source: str, name: str, namespace: Dict[str, Any]) -> Any:
@@ -2642,23 +2656,63 @@ class _Converters(Dict[type, Callable[[Any], Any]]):
 
 
 def _generated_to_dict(model: "Type[_Model]", plan: "_Plan") -> Callable[[Any], Dict[str, Any]]:
-    # Per field: the types written as they are, and a conversion for each other type: the field's
-    # own kind for what it stores, null for what stands for null, a model (in a hand-built
-    # object) writes itself, and any other container is copied as JSON.
+    # For a hand-built object, per field: the types written as they are, and a conversion for
+    # each other type: the field's own kind for what it stores, null for what stands for null, a
+    # model writes itself, and any other container is copied as JSON.
     anywhere: Dict[type, Callable[[Any], Any]] = {**dict.fromkeys(_MODELS, methodcaller("to_dict")),
                                                   **dict.fromkeys(_NULL_TYPES, _dump_null)}
-    namespace: Dict[str, Any] = {"_NO_EXTRA": _NO_EXTRA, "_hand_built_present": _hand_built_present,
-                                 "_add_extra": _add_extra}
+    namespace: Dict[str, Any] = {"_NO_EXTRA": _NO_EXTRA, "_hand_built_to_dict": _hand_built_to_dict,
+                                 "_add_extra": _add_extra, "map": map, "list": list}
+    rules = []
     fields = []
     for index, (key, kind, bit) in enumerate(zip(plan.keys, plan.kinds, plan.bits)):
         own = kind.model.to_dict if isinstance(kind, _ObjectKind) else (
             methodcaller("to_dict") if isinstance(kind, _ModelKind) else kind.dump)
-        namespace[f"plain_{index}"] = kind.plain if not kind.needs_dump else kind.plain & _NONE_TYPE
-        namespace[f"convert_{index}"] = _Converters({**anywhere, **dict.fromkeys(kind.stored, own)})
-        fields.append(_TO_DICT_FIELD.format(key=key, index=index, bit=bit))
+        plain = kind.plain if not kind.needs_dump or isinstance(kind, _ContentKind) else kind.plain & _NONE_TYPE
+        convert = _Converters({**anywhere, **dict.fromkeys(kind.stored, own)})
+        rules.append((key, bit, plain, convert))
+        item = kind.item if isinstance(kind, _ArrayKind) else None
+        if not kind.needs_dump:
+            expression = _TO_DICT_SCALAR
+        elif isinstance(kind, _ContentKind):
+            expression = _TO_DICT_CONTENT
+            namespace[f"dump_{index}"] = kind.dump
+        elif isinstance(kind, _ObjectKind):
+            expression = _TO_DICT_OBJECT
+            namespace.update({f"to_dict_{index}": kind.model.to_dict, f"model_{index}": kind.model})
+        elif isinstance(kind, _OneOfKind):
+            expression = _TO_DICT_ONE_OF
+            namespace[f"models_{index}"] = kind.stored
+        elif item is not None and not item.needs_dump:
+            expression = _TO_DICT_SCALARS
+        elif isinstance(item, _ObjectKind):
+            expression = _TO_DICT_OBJECTS
+            namespace[f"to_dict_{index}"] = item.model.to_dict
+        elif isinstance(item, _OneOfKind):
+            expression = _TO_DICT_ONE_OF_EACH
+        else:
+            expression = _TO_DICT_OTHER
+            namespace.update({f"plain_{index}": plain, f"convert_{index}": convert})
+        fields.append(_TO_DICT_FIELD.format(key=key, bit=bit, expression=expression.format(index=index)))
+    model._hand_built_rules = tuple(rules)
     source = _TO_DICT_TEMPLATE.format(model=model.__name__, fields="".join(fields))
     function: Callable[[Any], Dict[str, Any]] = _generated(source, f"{model.__name__}.to_dict", namespace)
     return function
+
+
+def _hand_built_to_dict(instance: Any) -> Dict[str, Any]:
+    """to_dict() of an object built by hand, whose fields may hold anything: each value is checked
+    as it is written (see _generated_to_dict)."""
+    present = _hand_built_present(instance)
+    result: Dict[str, Any] = {}
+    for key, bit, plain, convert in instance._hand_built_rules:
+        if present & bit:
+            value = getattr(instance, key)
+            result[key] = value if type(value) in plain else convert[type(value)](value)
+    extra = instance.extra
+    if extra is not _NO_EXTRA:
+        _add_extra(result, extra, instance)
+    return result
 
 
 def _add_extra(result: Dict[str, Any], extra: Mapping[str, Any], instance: Any) -> None:
