@@ -6476,10 +6476,10 @@ class TestStrictMatchesJSONSchema(unittest.TestCase):
         self.assertGreater(count - valid, 50)
 
     def test_generated_documents_and_mutations(self):
-        """Random documents from the schema, and random mutations of them, for about 2 seconds."""
+        """Random documents from the schema, and random mutations of them, for about a second."""
         rng = random.Random(12345)
         generator = SchemaGenerator(self.spec, rng)
-        deadline = time.perf_counter() + 2.0
+        deadline = time.perf_counter() + 1.2
 
         def cases():
             n = 0
@@ -6687,7 +6687,7 @@ class TestFuzz(unittest.TestCase):
         pickle and deepcopy), lenient >= strict."""
         rng = random.Random(20240501)
         seeds = fuzz_seeds()
-        deadline = time.perf_counter() + 2.5
+        deadline = time.perf_counter() + 1.5  # bench/fuzz.py runs for as long as it is asked
         runs = accepted = 0
         failures = []
         while (time.perf_counter() < deadline or runs < 300) and len(failures) < 5:
