@@ -5692,13 +5692,16 @@ class TestCommandLineManyDocuments(CommandLineHelpers, unittest.TestCase):
 
     def test_json_lines_whose_first_line_is_bad(self) -> None:
         good = json.dumps(self.response())
-        for first in ('{"id": broken', "[]", "not json at all", '{"id": "x", "choi', '{"a": tru', "[1 2", '{"a" 1'):
+        firsts = ('{"id": broken', "[]", "not json at all", '{"id": "x", "choi', '{"a": tru', "[1 2", '{"a" 1')
+        # A file for each first line, in one run: each file is reported on its own.
+        paths = [self.write(f"first{n}.jsonl", "\n".join([first, good, good, good]) + "\n") for n, first in enumerate(firsts)]
+        result = self.run_cli("--quiet", *paths)
+        out = self.text(result)
+        self.assertEqual(result.returncode, 1, out)
+        for first, path in zip(firsts, paths):
             with self.subTest(first=first):
-                result = self.run_cli("--quiet", self.write("first.jsonl", "\n".join([first, good, good, good]) + "\n"))
-                out = self.text(result)
-                self.assertEqual(result.returncode, 1, out)
-                self.assertIn("first.jsonl:1: invalid ", out)
-                self.assertIn("first.jsonl: invalid JSON Lines: 4 lines, 4 documents, 3 valid, 1 invalid", out)
+                self.assertIn(path + ":1: invalid ", out)
+                self.assertIn(path + ": invalid JSON Lines: 4 lines, 4 documents, 3 valid, 1 invalid", out)
         # A document spread over lines is still read whole, however its first line looks.
         result = self.run_cli(self.write("pretty.json", json.dumps(self.response(), indent=2)))
         self.assertEqual(result.returncode, 0, self.text(result))
@@ -5742,18 +5745,22 @@ class TestCommandLineManyDocuments(CommandLineHelpers, unittest.TestCase):
 
     def test_a_last_line_without_newline_is_truncated_only_when_cut_short(self) -> None:
         good = json.dumps(self.response())
-        for last in ('{"id": nope}', "garbage"):
+        # A file for each last line, in one run for each outcome: each file is reported on its own.
+        lasts = ('{"id": nope}', "garbage")
+        paths = [self.write(f"last{n}.jsonl", good + "\n" + last) for n, last in enumerate(lasts)]
+        result = self.run_cli("--quiet", *paths)
+        self.assertEqual(result.returncode, 1, self.text(result))
+        for last, path in zip(lasts, paths):
             with self.subTest(last=last):
-                result = self.run_cli("--quiet", self.write("last.jsonl", good + "\n" + last))
-                self.assertEqual(result.returncode, 1, self.text(result))
-                self.assertIn("last.jsonl:2: invalid line", self.text(result))
-        for last in ('{"id": "chatcmpl-', '{"id": "x", "usage": {"prompt_tokens": 1}', '{"id": "x",', '{"id": "x", "usage": nul',
-                     '{"created": -', '{"created": 1.', '{"created": 1e', '{"id": "caf\\u00', '{"id": "ab\\'):
+                self.assertIn(path + ":2: invalid line", self.text(result))
+        cuts = ('{"id": "chatcmpl-', '{"id": "x", "usage": {"prompt_tokens": 1}', '{"id": "x",', '{"id": "x", "usage": nul',
+                '{"created": -', '{"created": 1.', '{"created": 1e', '{"id": "caf\\u00', '{"id": "ab\\')
+        paths = [self.write(f"cut{n}.jsonl", good + "\n" + last) for n, last in enumerate(cuts)]
+        result = self.run_cli(*paths)
+        self.assertEqual(result.returncode, 2, self.text(result))
+        for last, path in zip(cuts, paths):
             with self.subTest(last=last):
-                result = self.run_cli(self.write("cut.jsonl", good + "\n" + last))
-                self.assertEqual(result.returncode, 2, self.text(result))
-                self.assertIn("cut.jsonl: line 2: truncated (the file ends inside a JSON document)",
-                              result.stderr.decode())
+                self.assertIn(path + ": line 2: truncated (the file ends inside a JSON document)", result.stderr.decode())
 
     def test_distinct_names_are_capped(self) -> None:
         count = chatcompletion.MAX_KEPT_NAMES + 30
