@@ -444,6 +444,7 @@ def sse(docs, done=True, newline="\n", prefix="data: "):
     return "".join(out)
 
 
+# A small valid response and choice, with keys changed or added as given.
 def edge_response(**changes):
     document = {"id": "r", "object": "chat.completion", "created": 1, "model": "m", "choices": [edge_choice(0)]}
     document.update(changes)
@@ -457,6 +458,7 @@ def edge_choice(position, **changes):
     return result
 
 
+# Subclasses of str and float, as a caller's values may be.
 class S(str):
     pass
 
