@@ -43,7 +43,8 @@ import types
 import time
 import unittest
 import unittest.mock
-from typing import Any, List, Optional, Tuple, Union
+import typing
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import chatcompletion
 from chatcompletion import (
@@ -906,6 +907,53 @@ class TestFieldDeclarations(unittest.TestCase):
         with self.assertRaises(ValidationError) as caught:
             CompletionUsage.from_dict({"prompt_tokens": 1, "completion_tokens": 2}, strict=True)
         self.assertEqual(caught.exception.errors, (Problem("total_tokens", "required key is missing"),))
+
+    @staticmethod
+    def annotation_for(decl: Any, top: bool = True) -> Any:
+        scalars = {"str": str, "int": int, "number": float, "bool": bool}
+        if decl.kind in scalars:
+            return Optional[scalars[decl.kind]] if top else scalars[decl.kind]
+        if decl.kind == "content":
+            return Optional[Union[str, Tuple[Dict[str, Any], ...]]]
+        if decl.kind in ("object", "oneof"):
+            model = decl.model if decl.kind == "object" else Union[tuple(dict.fromkeys(decl.by_type.values()))]
+            return model if decl.always or not top else Optional[model]
+        item = TestFieldDeclarations.annotation_for(decl.item, top=False)
+        if decl.kind == "array":
+            return Tuple[item, ...]
+        return Optional[Mapping[str, item]] if top else Mapping[str, item]
+
+    def test_every_annotation_agrees_with_its_declaration(self) -> None:
+        checked = 0
+        for model in chatcompletion._MODELS:
+            hints = typing.get_type_hints(model)
+            for f in dataclasses.fields(model):
+                if f.name == "extra":
+                    self.assertEqual(hints["extra"], Mapping[str, Any])
+                    continue
+                with self.subTest(model=model.__name__, field=f.name):
+                    self.assertEqual(hints[f.name], self.annotation_for(f.metadata["decl"]))
+                    checked += 1
+        self.assertGreater(checked, 90)
+
+    def test_a_declaration_that_names_no_type_fails_when_the_class_is_made(self) -> None:
+        for spec in ("array", "str", None, list, dict, chatcompletion.Problem):
+            with self.subTest(spec=spec), self.assertRaises(TypeError):
+                class Bad(chatcompletion._Model):
+                    field: Optional[str] = chatcompletion._required(spec)  # type: ignore[arg-type]
+        with self.assertRaisesRegex(TypeError, "Role does not have"):
+            chatcompletion._required(chatcompletion.Role, only=("asistant",))
+        with self.assertRaises(TypeError):
+            chatcompletion._optional(str, only=("a",))
+        with self.assertRaises(TypeError):
+            chatcompletion._array_of("int")  # type: ignore[arg-type]
+
+    def test_from_dict_on_a_subclass_refuses(self) -> None:
+        class MyChoice(chatcompletion.Choice):
+            pass
+        with self.assertRaisesRegex(TypeError, r"Choice\.from_dict\(\), not MyChoice\.from_dict\(\)"):
+            MyChoice.from_dict({"index": 0})
+        self.assertIs(type(chatcompletion.Choice.from_dict({"index": 0})), chatcompletion.Choice)
 
 
 class TestNumbersAndStrings(unittest.TestCase):
@@ -3932,10 +3980,10 @@ class TestAccumulator(AccumulatorHelpers, unittest.TestCase):
         with self.assertRaises(ValidationError) as caught:
             accumulate([delta_doc({"content": "a"}), delta_doc({"content": 5}), 7])
         self.assertEqual([str(p) for p in caught.exception.errors],
-                         ["[1].choices[0].delta.content: expected str, null or array of content parts, got int 5"])
+                         ["chunk 1: choices[0].delta.content: expected str, null or array of content parts, got int 5"])
         with self.assertRaises(ValidationError) as caught:
             accumulate(iter([delta_doc({"content": "a"}), [delta_doc({})]]))
-        self.assertEqual([str(p) for p in caught.exception.errors], ["[1]: expected object, got array"])
+        self.assertEqual([str(p) for p in caught.exception.errors], ["chunk 1: <root>: expected object, got array"])
 
     def test_accumulating_hand_built_chunks(self):
         def chunk(**delta):
@@ -3951,7 +3999,7 @@ class TestAccumulator(AccumulatorHelpers, unittest.TestCase):
             with self.subTest(path=path):
                 with self.assertRaises(ValidationError) as caught:
                     accumulate([chunk(content="Hi"), bad])
-                self.assertEqual([p.path for p in caught.exception.errors], ["[1]." + path])
+                self.assertEqual([p.path for p in caught.exception.errors], ["chunk 1: " + path])
                 accumulator = ChatCompletionAccumulator()
                 with self.assertRaises(ValidationError) as caught:
                     accumulator.add(bad)
@@ -4331,6 +4379,30 @@ class TestAccumulator(AccumulatorHelpers, unittest.TestCase):
         expected = "".join(alphabet[i % len(alphabet)] for i in range(count))
         self.assertEqual(self.message(result).content, expected)
         self.assertEqual(acc.chunks, count)
+
+    @staticmethod
+    def function_chunk(delta: Dict[str, Any]) -> Dict[str, Any]:
+        return {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+
+    def test_unknown_keys_of_a_function_call_are_kept_like_a_tool_calls(self) -> None:
+        legacy = chatcompletion.accumulate([
+            self.function_chunk({"role": "assistant", "function_call": {"name": "f", "arguments": "", "x_sig": "a"}}),
+            self.function_chunk({"function_call": {"arguments": '{"q":', "x_more": [1]}}),
+            self.function_chunk({"function_call": {"arguments": " 1}"}}),
+        ])
+        tools = chatcompletion.accumulate([
+            self.function_chunk({"role": "assistant", "tool_calls": [
+                {"index": 0, "id": "t", "type": "function", "function": {"name": "f", "arguments": "", "x_sig": "a"}}]}),
+            self.function_chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"q":', "x_more": [1]}}]}),
+            self.function_chunk({"tool_calls": [{"index": 0, "function": {"arguments": " 1}"}}]}),
+        ])
+        message = legacy.choices[0].message
+        assert message.function_call is not None
+        function = tools.choices[0].message.tool_calls[0]
+        assert isinstance(function, chatcompletion.ChatCompletionMessageToolCall)
+        for gathered in (message.function_call, function.function):
+            self.assertEqual(gathered.to_dict(), {"name": "f", "arguments": '{"q": 1}', "x_sig": "a", "x_more": [1]})
 
 
 class TestAccumulatorMergesUnknownKeys(AccumulatorHelpers, unittest.TestCase):
@@ -5349,7 +5421,8 @@ class TestCommandLine(ErrorBodies, CommandLineHelpers, unittest.TestCase):
         self.assertEqual(len(problems), chatcompletion.MAX_KEPT_PROBLEMS + 1)
         self.assertEqual(problems[0], {"path": "line 1: created", "message": "expected int or null, got str 'soon'"})
         # The server's error ends the stream: it is listed, past the limit too.
-        self.assertEqual(problems[-1], {"path": f"line {2 * count + 1}", "message": "the server sent an error: overloaded (529)"})
+        self.assertEqual(problems[-1], {"path": f"line {2 * count + 1}: <root>",
+                                        "message": "the server sent an error: overloaded (529)"})
         self.assertEqual(entry["unkept_problems"], 50)
         self.assertEqual((entry["chunks"], entry["error"]), (0, "overloaded (529)"))
         # Text output counts what it does not show, kept or not.
@@ -5359,7 +5432,16 @@ class TestCommandLine(ErrorBodies, CommandLineHelpers, unittest.TestCase):
         out = self.text(self.run_cli(self.write("few.sse", few)))
         self.assertIn("few.sse: invalid stream: 0 valid chunks, then the server sent an error: overloaded\n"
                       "  line 1: created: expected int or null, got str 'soon'\n"
-                      "  line 3: the server sent an error: overloaded\n", out)
+                      "  line 3: <root>: the server sent an error: overloaded\n", out)
+
+    def test_one_chunks_problems_past_the_kept_number_are_counted(self) -> None:
+        extra = 40
+        bad = self.chunk({"content": "x"}, choices=[1] * (chatcompletion.MAX_KEPT_PROBLEMS + extra))
+        result = self.run_cli("--json", self.write("many.sse", self.sse(bad)))
+        (entry,) = json.loads(self.text(result))["documents"]
+        self.assertEqual(len(entry["problems"]), chatcompletion.MAX_KEPT_PROBLEMS)
+        self.assertEqual(entry["problems"][0], {"path": "line 1: choices[0]", "message": "expected object, got int 1"})
+        self.assertEqual(entry["unkept_problems"], extra)
 
     def test_a_stream_that_does_not_add_up_is_reported_not_raised(self) -> None:
         # Chunks that each pass always add up to a response; should that ever fail, the report
