@@ -2434,7 +2434,8 @@ class _Plan:
         # Check and convert one object (raising _Invalid without saying why): generated code.
         self.null: Any = None
         self.build: Callable[[Any], Any] = _generated_build(self)
-        self.build_rows: Callable[..., List[Any]] = _generated_build_rows(self)  # see _build_many
+        # Objects from columns (see _build_many): generated when first needed, as few models are.
+        self.build_rows: Optional[Callable[..., List[Any]]] = None
 
     def extras(self, data: Mapping[Any, Any]) -> Mapping[str, Any]:
         keyset = self.keyset
@@ -2766,6 +2767,8 @@ def _build_many(plan: _Plan, items: List[Any]) -> List[Any]:
     columns = [parse_column(column) if key in shape else column
                for key, parse_column, column in zip(plan.keys, plan.column_parsers, columns)]
     present = sum(bit for key, bit in zip(plan.keys, plan.bits) if key in shape)
+    if plan.build_rows is None:
+        plan.build_rows = _generated_build_rows(plan)
     return plan.build_rows(present, *columns)
 
 
