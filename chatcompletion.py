@@ -333,9 +333,9 @@ class _Model:
             plan = cls._plans[1 if strict else 0]
         except AttributeError:
             plan = _plans_of(cls)[1 if strict else 0]
-        if plan.model is not cls:
-            raise TypeError(f"from_dict() builds chatcompletion's own classes, not a subclass: "
-                            f"{plan.model.__name__}.from_dict(), not {cls.__name__}.from_dict()")
+        if plan.model is not cls and cls not in _NULL_TYPES:  # a null instance's class builds its model
+            raise TypeError(f"from_dict() builds chatcompletion's own classes, not a subclass: call "
+                            f"{plan.model.__name__}.from_dict(), not {cls.__module__}.{cls.__qualname__}.from_dict()")
         result: M = plan.parse_root(data)
         return result
 
@@ -555,7 +555,7 @@ _SCALAR_KINDS: Dict[type, str] = {str: "str", int: "int", float: "number", bool:
 def _type(spec: _Type, only: Optional[Tuple[str, ...]] = None) -> _Decl:
     if isinstance(spec, _Decl) and only is None:
         return spec
-    if spec in _SCALAR_KINDS and only is None:
+    if isinstance(spec, type) and spec in _SCALAR_KINDS and only is None:
         return _Decl(_SCALAR_KINDS[spec])
     if isinstance(spec, type) and issubclass(spec, enum.Enum) and issubclass(spec, str):
         if only is not None and not {member.value for member in spec}.issuperset(only):
@@ -590,6 +590,9 @@ def _map_of(spec: _Type) -> _Decl:
 def _one_of(by_type: Dict[str, Any], *, fallback: Any) -> _Decl:
     """An object that is one of several models, told apart by its ``type`` key; lenient mode reads
     an unknown or missing ``type`` as ``fallback``."""
+    for model in (*by_type.values(), fallback):
+        if not (isinstance(model, type) and issubclass(model, _Model)):
+            raise TypeError(f"_one_of() takes model classes, got {model!r}")
     return _Decl("oneof", by_type=by_type, fallback=fallback)
 
 
@@ -2306,8 +2309,8 @@ class _ArrayKind(_Kind):
             self.item.explain(item, _Where(where, index), problems)
 
     def dump(self, value: Any) -> Any:
-        # Items of scalars are not checked: such arrays (bytes) are long and many, and checking each
-        # item of a hand-built one would cost logprobs-heavy responses a fifth of their to_dict().
+        # Items of scalars are not checked: such arrays (bytes) are long and many, and a hand-built
+        # object holding odd items writes them as they are, for from_dict() to refuse.
         if not self.item_needs_dump:
             return list(value)
         return list(map(self.item.dump_any, value))
@@ -2867,6 +2870,9 @@ def _hand_built_present(instance: _Model) -> int:
 def _restore(model: "Type[_Model]", values: Tuple[Any, ...], present: Optional[int],
              read_only: Tuple[int, ...]) -> Any:
     """Unpickle what _Model.__reduce__ wrote: the fields' values, ``extra`` last."""
+    if len(values) != len(model._keys) + 1:
+        raise TypeError(f"cannot unpickle {model.__name__}: {len(values)} values for its {len(model._keys)} "
+                        f"fields and extra (a pickle of another version of the module?)")
     if read_only:
         values = tuple(_ReadOnlyDict(value) if index in read_only else value for index, value in enumerate(values))
         if len(values) - 1 in read_only and not values[-1]:
@@ -3922,6 +3928,25 @@ def _add_at(accumulator: ChatCompletionAccumulator, position: int, chunk: Any) -
         raise _placed(exc, f"chunk {position}") from None
 
 
+# --------------------------------------------------------------------------- events: each choice's state
+
+
+class _ChoiceEvents:
+    """What the events of one choice have said so far."""
+
+    __slots__ = ("text", "refusal", "reasoning", "reasoning_open", "calls", "open_calls", "seen", "finish_reason")
+
+    def __init__(self) -> None:
+        self.text: Optional[_SoFar] = None
+        self.refusal: Optional[_SoFar] = None
+        self.reasoning: Optional[_SoFar] = None
+        self.reasoning_open = False
+        self.calls: Dict[int, Tuple[int, _SoFar, _PartialJSON]] = {}  # per call state's id(): place, arguments
+        self.open_calls: List[Tuple[int, _ToolCallState]] = []
+        self.seen: Dict[int, int] = {}  # per call state's id(): how many argument pieces were told
+        self.finish_reason: Optional[str] = None
+
+
 # --------------------------------------------------------------------------- the partial-JSON parser
 
 
@@ -4305,25 +4330,6 @@ class _PartialJSON:
         return i + len(part)
 
 
-# --------------------------------------------------------------------------- events: each choice's state
-
-
-class _ChoiceEvents:
-    """What the events of one choice have said so far."""
-
-    __slots__ = ("text", "refusal", "reasoning", "reasoning_open", "calls", "open_calls", "seen", "finish_reason")
-
-    def __init__(self) -> None:
-        self.text: Optional[_SoFar] = None
-        self.refusal: Optional[_SoFar] = None
-        self.reasoning: Optional[_SoFar] = None
-        self.reasoning_open = False
-        self.calls: Dict[int, Tuple[int, _SoFar, _PartialJSON]] = {}  # per call state's id(): place, arguments
-        self.open_calls: List[Tuple[int, _ToolCallState]] = []
-        self.seen: Dict[int, int] = {}  # per call state's id(): how many argument pieces were told
-        self.finish_reason: Optional[str] = None
-
-
 # --------------------------------------------------------------------------- checking many documents: the records
 
 
@@ -4398,13 +4404,13 @@ def _record_of(response: CreateChatCompletionResponse, kind: str, custom_id: Opt
 
 def _succeeded(line: Dict[str, Any]) -> Any:
     """The body of a Batch API line whose request succeeded: status 200, and no error on the line
-    or for the body; else None.  (The body may still fail its check.)"""
+    or for the body; else _MISSING.  (The body may still fail its check, as a null one does.)"""
     response = line.get("response")
     if type(response) is not dict or response.get("status_code") != 200 or line.get("error") is not None:
-        return None
+        return _MISSING
     body = response.get("body")
     if _error_of(body) is not _MISSING:
-        return None
+        return _MISSING
     return body
 
 
@@ -4449,7 +4455,7 @@ def _check(document: Any, strict: bool, path: str = "",
         custom_id = document.get("custom_id")
         custom_id = custom_id if isinstance(custom_id, str) else None
         body = _succeeded(document)
-        if body is not None:
+        if body is not _MISSING:
             try:
                 parsed = CreateChatCompletionResponse.from_dict(body, strict=strict)
             except ValidationError as exc:
@@ -4494,7 +4500,7 @@ def _check(document: Any, strict: bool, path: str = "",
         try:
             result = single.result()
         except ValidationError as exc:
-            problems = tuple(Problem("accumulated response: " + p.path, p.message) for p in exc.errors)
+            problems = tuple(Problem(_at("accumulated response", p.path), p.message) for p in exc.errors)
             return _invalid_record("chunk", *problems), "chunk", "1 valid chunk", None
         return _record_of(result, "chunk"), "chunk", "model " + _report_name(chunk.model), None
     try:
@@ -4751,7 +4757,7 @@ def _accumulated(accumulator: ChatCompletionAccumulator) -> DocumentCheck:
     try:
         return _record_of(accumulator.result(), "stream")
     except ValidationError as exc:
-        return _invalid_record("stream", *(Problem("accumulated response: " + p.path, p.message) for p in exc.errors))
+        return _invalid_record("stream", *(Problem(_at("accumulated response", p.path), p.message) for p in exc.errors))
 
 
 def _report_stream(reporter: _Reporter, name: str, accumulator: ChatCompletionAccumulator) -> None:

@@ -937,7 +937,7 @@ class TestFieldDeclarations(unittest.TestCase):
         self.assertGreater(checked, 90)
 
     def test_a_declaration_that_names_no_type_fails_when_the_class_is_made(self) -> None:
-        for spec in ("array", "str", None, list, dict, chatcompletion.Problem):
+        for spec in ("array", "str", None, list, dict, chatcompletion.Problem, [str]):
             with self.subTest(spec=spec), self.assertRaises(TypeError):
                 class Bad(chatcompletion._Model):
                     field: Optional[str] = chatcompletion._required(spec)  # type: ignore[arg-type]
@@ -947,13 +947,25 @@ class TestFieldDeclarations(unittest.TestCase):
             chatcompletion._optional(str, only=("a",))
         with self.assertRaises(TypeError):
             chatcompletion._array_of("int")  # type: ignore[arg-type]
+        for by_type, fallback in (({"a": str}, chatcompletion.FunctionCall), ({"a": chatcompletion.FunctionCall}, None)):
+            with self.subTest(by_type=by_type, fallback=fallback), self.assertRaisesRegex(TypeError, "model classes"):
+                chatcompletion._one_of(by_type, fallback=fallback)
 
     def test_from_dict_on_a_subclass_refuses(self) -> None:
         class MyChoice(chatcompletion.Choice):
             pass
-        with self.assertRaisesRegex(TypeError, r"Choice\.from_dict\(\), not MyChoice\.from_dict\(\)"):
+        with self.assertRaisesRegex(TypeError, r"call Choice\.from_dict\(\), not test_chatcompletion\..*MyChoice\.from_dict\(\)"):
             MyChoice.from_dict({"index": 0})
         self.assertIs(type(chatcompletion.Choice.from_dict({"index": 0})), chatcompletion.Choice)
+
+    def test_from_dict_through_a_null_objects_class_builds_its_model(self) -> None:
+        # Generic code may rebuild any object as type(obj).from_dict(obj.to_dict()).
+        choice = chatcompletion.Choice.from_dict({"index": 0, "message": None})
+        message = choice.message
+        rebuilt = type(message).from_dict({"role": "assistant"})
+        self.assertIs(type(rebuilt), chatcompletion.ChatCompletionResponseMessage)
+        self.assertEqual(rebuilt.role, "assistant")
+
 
 
 class TestNumbersAndStrings(unittest.TestCase):
@@ -1213,6 +1225,14 @@ class TestReadOnlyMaps(unittest.TestCase):
         self.assertIsInstance(categories, type(moderation.input.results[0].categories))
         with self.assertRaises(TypeError):
             categories["x"] = True  # type: ignore[index]
+
+    def test_a_pickle_with_another_number_of_fields_is_refused(self) -> None:
+        usage = chatcompletion.CompletionUsage.from_dict({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3})
+        restore, (model, values, present, read_only) = usage.__reduce__()
+        self.assertEqual(restore(model, values, present, read_only), usage)
+        for wrong in (values[:-1], values + ("x",)):
+            with self.subTest(values=len(wrong)), self.assertRaisesRegex(TypeError, "cannot unpickle CompletionUsage"):
+                restore(model, wrong, present, read_only)
 
     def test_pickles_name_no_private_class_and_mapping_proxies_come_back_read_only(self):
         doc = dict(full_response(), x_unknown={"a": 1})
@@ -5183,6 +5203,13 @@ class TestCheckDocument(unittest.TestCase):
     Dask and the like."""
 
     response = staticmethod(CommandLineHelpers.response)
+
+    def test_a_successful_batch_line_without_a_body_is_invalid_not_a_request_error(self) -> None:
+        for response in ({"status_code": 200, "body": None}, {"status_code": 200}):
+            with self.subTest(response=response):
+                record = chatcompletion.check_document({"custom_id": "b", "response": response, "error": None})
+                self.assertEqual((record.kind, record.status, record.status_code), ("batch line", "invalid", 200))
+                self.assertEqual(record.problems, (Problem("response.body", "expected object, got null"),))
 
     def test_each_kind_of_document(self) -> None:
         record = chatcompletion.check_document(self.response())
