@@ -2526,10 +2526,7 @@ def build(data):
 {fields}\
     extra = _NO_EXTRA if len(data) == counts[present] else extras(data)
 {required}\
-    instance = new(twin)
-{assignments}    instance.extra = extra
-    instance._present = present
-    instance.__class__ = model
+{construct}\
 {document}    return instance
 '''
 _BUILD_FIELD = '''\
@@ -2627,8 +2624,7 @@ def _generated_build(plan: "_Plan") -> Callable[[Any], Any]:
         namespace["document"] = plan.document
         document = _BUILD_DOCUMENT.format(choices_bit=plan.document.choices_bit, own=plan.document.own)
     source = _BUILD_TEMPLATE.format(model=plan.model.__name__, mode=plan.mode, fields="".join(fields),
-                                    required=required,
-                                    assignments="".join(f"    instance.{key} = f_{key}\n" for key in plan.keys),
+                                    required=required, construct=_construction(plan.keys, "    "),
                                     document=document)
     name = f"{plan.model.__name__}.build, {plan.mode}" + (", taking null" if plan.null is not None else "")
     function: Callable[[Any], Any] = _generated(source, name, namespace)
@@ -2643,6 +2639,14 @@ def _generated_build(plan: "_Plan") -> Callable[[Any], Any]:
 # and parsing as a whole 1.6 to 1.75 times slower.  The generated build() and build_rows() do
 # it inline, which saves another 5 to 13% of parsing over calling a twin's __init__
 # (bench/compare.py); _restore() does it in a loop.
+
+def _construction(keys: Tuple[str, ...], indent: str) -> str:
+    """The generated lines that make ``instance`` from the locals f_<key>, ``extra`` and
+    ``present``, through the construction twin: build() and build_rows() share them."""
+    lines = ["instance = new(twin)", *(f"instance.{key} = f_{key}" for key in keys), "instance.extra = extra",
+             "instance._present = present", "instance.__class__ = model"]
+    return "".join(f"{indent}{line}\n" for line in lines)
+
 
 def _twin_of(model: "Type[_Model]") -> type:
     """The model's construction twin: the same layout, without the freeze."""
@@ -2823,12 +2827,9 @@ def build_rows(present, {columns}):
     """{model} objects from columns of converted values, one per row, all with the keys ``present``."""
     instances = []
     append = instances.append
+    extra = _NO_EXTRA
     for {fields} in zip({columns}):
-        instance = new(twin)
-{assignments}\
-        instance.extra = _NO_EXTRA
-        instance._present = present
-        instance.__class__ = model
+{construct}\
         append(instance)
     return instances
 '''
@@ -2838,8 +2839,7 @@ def _generated_build_rows(plan: "_Plan") -> Callable[..., List[Any]]:
     keys = plan.keys
     source = _BUILD_ROWS_TEMPLATE.format(
         model=plan.model.__name__, columns=", ".join(f"c_{key}" for key in keys),
-        fields="".join(f"f_{key}, " for key in keys),
-        assignments="".join(f"        instance.{key} = f_{key}\n" for key in keys))
+        fields=", ".join(f"f_{key}" for key in keys) + ",", construct=_construction(keys, "        "))
     namespace = {"_NO_EXTRA": _NO_EXTRA, "twin": plan.twin, "new": object.__new__, "model": plan.model,
                  "zip": zip}
     function: Callable[..., List[Any]] = _generated(source, f"{plan.model.__name__}.build_rows, {plan.mode}",
